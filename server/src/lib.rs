@@ -1,0 +1,2 @@
+//! kapi's runtime.
+pub mod storage;

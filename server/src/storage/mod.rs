@@ -1,0 +1,145 @@
+//! The `Storage` trait: a key-value store with etcd's semantics (one global
+//! revision, create-if-absent, compare-and-swap on a key's modification
+//! revision, range reads, watch from a revision). The REST layer is generic
+//! code on top of it; [`embedded`] is the default backend.
+
+pub mod embedded;
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::Stream;
+
+/// A revision of the store: the resourceVersion clients see.
+pub type Rev = u64;
+
+/// A stored object with its revisions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyValue {
+    /// The key, e.g. `/registry/configmaps/default/x`.
+    pub key: String,
+    /// The object, as stored.
+    pub value: Bytes,
+    /// The revision that created the key.
+    pub create_rev: Rev,
+    /// The revision of the last change.
+    pub mod_rev: Rev,
+}
+
+/// A change, as watch reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A key was created (`kv.create_rev == kv.mod_rev`) or changed.
+    Put {
+        /// The new state.
+        kv: KeyValue,
+    },
+    /// A key was deleted at `rev`; `prev` is its last state.
+    Delete {
+        /// The state before the delete.
+        prev: KeyValue,
+        /// The revision of the delete.
+        rev: Rev,
+    },
+}
+
+impl Event {
+    /// The revision of the change.
+    pub fn rev(&self) -> Rev {
+        match self {
+            Event::Put { kv } => kv.mod_rev,
+            Event::Delete { rev, .. } => *rev,
+        }
+    }
+
+    /// The key that changed.
+    pub fn key(&self) -> &str {
+        match self {
+            Event::Put { kv } => &kv.key,
+            Event::Delete { prev, .. } => &prev.key,
+        }
+    }
+}
+
+/// A range read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListResult {
+    /// The keys found, in key order.
+    pub items: Vec<KeyValue>,
+    /// The store's revision the read saw.
+    pub rev: Rev,
+    /// Whether keys remain after the last one returned.
+    pub more: bool,
+}
+
+/// What can go wrong in a store.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum StorageError {
+    /// The key does not exist.
+    #[error("key not found: {0}")]
+    NotFound(String),
+    /// Create found the key already there.
+    #[error("key exists: {0}")]
+    AlreadyExists(String),
+    /// The key's modification revision is not the one expected.
+    #[error("revision conflict on {key}: expected {expected}, found {found}")]
+    Conflict {
+        /// The key.
+        key: String,
+        /// The revision the caller expected.
+        expected: Rev,
+        /// The key's revision now.
+        found: Rev,
+    },
+    /// A watch asked for history that compaction removed.
+    #[error("revision {requested} is compacted (oldest kept: {compacted})")]
+    Compacted {
+        /// The revision asked for.
+        requested: Rev,
+        /// The compacted revision.
+        compacted: Rev,
+    },
+    /// A watcher fell too far behind and was cut off.
+    #[error("watch fell behind")]
+    WatcherTooSlow,
+    /// The store cannot be reached.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else.
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+/// A stream of changes.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, StorageError>> + Send>>;
+
+/// A key-value store with etcd's semantics.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Reads one key.
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>, StorageError>;
+
+    /// Reads the keys under `prefix` (after `start_after`, if given), at most
+    /// `limit` of them (0: all), at one revision.
+    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<ListResult, StorageError>;
+
+    /// Creates a key that must not exist.
+    async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError>;
+
+    /// Replaces a key whose modification revision is `expected_mod_rev`.
+    async fn update(&self, key: &str, value: Bytes, expected_mod_rev: Rev) -> Result<KeyValue, StorageError>;
+
+    /// Deletes a key (whose modification revision is `expected_mod_rev`, if given);
+    /// returns its last state and the revision of the delete.
+    async fn delete(&self, key: &str, expected_mod_rev: Option<Rev>) -> Result<(KeyValue, Rev), StorageError>;
+
+    /// Streams the changes under `prefix` with a revision greater than `after`.
+    async fn watch(&self, prefix: &str, after: Rev) -> Result<EventStream, StorageError>;
+
+    /// The store's current revision.
+    async fn current_rev(&self) -> Result<Rev, StorageError>;
+}
+
+#[cfg(test)]
+pub(crate) mod conformance;
