@@ -7,7 +7,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=KAPI_API_DEFS");
     let dir = match std::env::var_os("KAPI_API_DEFS") {
         Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("api-defs"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("api-defs"),
     };
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
     println!("cargo:rerun-if-changed={}", dir.display());

@@ -15,7 +15,11 @@ pub struct Error {
 }
 
 impl Error {
-    pub(crate) fn new(file: impl Into<String>, pointer: Option<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        file: impl Into<String>,
+        pointer: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Error {
             file: file.into(),
             pointer,

@@ -47,7 +47,8 @@ pub fn generate_into(dir: &Path, out_dir: &Path) -> Result<Vec<std::path::PathBu
         let path = out_dir.join(name);
         // Rewrite only what changed, so that unchanged output keeps its timestamp.
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            std::fs::write(&path, text).map_err(|e| Error::new(path.display().to_string(), None, e.to_string()))?;
+            std::fs::write(&path, text)
+                .map_err(|e| Error::new(path.display().to_string(), None, e.to_string()))?;
         }
     }
     Ok(inputs)

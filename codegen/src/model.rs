@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use openapiv3::{ReferenceOr, Schema, SchemaKind, Type};
 use serde::Deserialize;
 
-use crate::error::{pointer_token, Error};
+use crate::error::{Error, pointer_token};
 use crate::parse::SourceFile;
 
 /// Everything the schema files declare.
@@ -130,7 +130,16 @@ pub enum Scope {
 }
 
 /// The verbs kube-apiserver knows, in discovery's order.
-pub const ALL_VERBS: [&str; 8] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+pub const ALL_VERBS: [&str; 8] = [
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 /// kapi's `x-kapi-resource` extension: how a kind is served.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -195,7 +204,11 @@ impl ResourceDef {
     /// The verbs, defaulted to all eight, in discovery order.
     pub fn verbs(&self) -> Vec<String> {
         match &self.verbs {
-            Some(v) => ALL_VERBS.iter().filter(|a| v.iter().any(|x| x == *a)).map(|s| s.to_string()).collect(),
+            Some(v) => ALL_VERBS
+                .iter()
+                .filter(|a| v.iter().any(|x| x == *a))
+                .map(|s| s.to_string())
+                .collect(),
             None => ALL_VERBS.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -213,14 +226,18 @@ impl GroupVersion {
 
     /// The served kinds of this group/version.
     pub fn resources(&self) -> impl Iterator<Item = (&TypeDef, &ResourceDef)> {
-        self.types.values().filter_map(|t| t.resource.as_ref().map(|r| (t, r)))
+        self.types
+            .values()
+            .filter_map(|t| t.resource.as_ref().map(|r| (t, r)))
     }
 }
 
 impl Api {
     /// Finds a group/version.
     pub fn group_version(&self, group: &str, version: &str) -> Option<&GroupVersion> {
-        self.group_versions.iter().find(|g| g.group == group && g.version == version)
+        self.group_versions
+            .iter()
+            .find(|g| g.group == group && g.version == version)
     }
 
     /// Finds a named type.
@@ -236,7 +253,11 @@ pub fn module_name(group: &str) -> String {
         return "core".into();
     }
     let base = group.strip_suffix(".k8s.io").unwrap_or(group);
-    let base = if base == "apiextensions" || !base.contains('.') { base } else { group };
+    let base = if base == "apiextensions" || !base.contains('.') {
+        base
+    } else {
+        group
+    };
     base.replace(['.', '-'], "_")
 }
 
@@ -246,7 +267,8 @@ pub fn build(files: &[SourceFile]) -> Result<Api, Error> {
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for f in files {
         let module = module_name(&f.group);
-        if let Some(other) = seen.insert(format!("{module}/{}", f.version), f.display_path.clone()) {
+        if let Some(other) = seen.insert(format!("{module}/{}", f.version), f.display_path.clone())
+        {
             return Err(Error::new(
                 &f.display_path,
                 None,
@@ -255,7 +277,8 @@ pub fn build(files: &[SourceFile]) -> Result<Api, Error> {
         }
         api.group_versions.push(build_group_version(f, module)?);
     }
-    api.group_versions.sort_by(|a, b| (&a.group, &a.version).cmp(&(&b.group, &b.version)));
+    api.group_versions
+        .sort_by(|a, b| (&a.group, &a.version).cmp(&(&b.group, &b.version)));
     check_refs(&api)?;
     mark_boxed(&mut api);
     check_resources(&api)?;
@@ -286,7 +309,11 @@ fn build_group_version(f: &SourceFile, module: String) -> Result<GroupVersion, E
             let schema = match schema {
                 ReferenceOr::Item(s) => s,
                 ReferenceOr::Reference { .. } => {
-                    return Err(Error::at(&f.display_path, &pointer, "a top-level schema cannot be a bare $ref"));
+                    return Err(Error::at(
+                        &f.display_path,
+                        &pointer,
+                        "a top-level schema cannot be a bare $ref",
+                    ));
                 }
             };
             let def = named_type(&mut ctx, name, schema, &pointer)?;
@@ -308,7 +335,10 @@ fn build_group_version(f: &SourceFile, module: String) -> Result<GroupVersion, E
                 return Err(Error::at(
                     &f.display_path,
                     &format!("#/components/schemas/{list}"),
-                    format!("{list} is generated for the served kind {}; do not declare it", t.name),
+                    format!(
+                        "{list} is generated for the served kind {}; do not declare it",
+                        t.name
+                    ),
                 ));
             }
         }
@@ -345,15 +375,21 @@ fn named_type(ctx: &mut Ctx, name: &str, schema: &Schema, pointer: &str) -> Resu
     let resource = match data.extensions.get("x-kapi-resource") {
         None => None,
         Some(v) => Some(
-            serde_json::from_value::<ResourceDef>(v.clone())
-                .map_err(|e| Error::at(file, &format!("{pointer}/x-kapi-resource"), e.to_string()))?,
+            serde_json::from_value::<ResourceDef>(v.clone()).map_err(|e| {
+                Error::at(file, &format!("{pointer}/x-kapi-resource"), e.to_string())
+            })?,
         ),
     };
     let shape = match object_properties(schema) {
         Some(obj) if !ext.preserve_unknown_fields || !obj.properties.is_empty() => {
             Shape::Struct(fields(ctx, name, obj, pointer)?)
         }
-        _ => Shape::Alias(field_type(ctx, name, &ReferenceOr::Item(Box::new(schema.clone())), pointer)?),
+        _ => Shape::Alias(field_type(
+            ctx,
+            name,
+            &ReferenceOr::Item(Box::new(schema.clone())),
+            pointer,
+        )?),
     };
     Ok(TypeDef {
         name: name.to_string(),
@@ -375,7 +411,12 @@ fn object_properties(schema: &Schema) -> Option<&openapiv3::ObjectType> {
     }
 }
 
-fn fields(ctx: &mut Ctx, parent: &str, obj: &openapiv3::ObjectType, pointer: &str) -> Result<Vec<Field>, Error> {
+fn fields(
+    ctx: &mut Ctx,
+    parent: &str,
+    obj: &openapiv3::ObjectType,
+    pointer: &str,
+) -> Result<Vec<Field>, Error> {
     let file = ctx.file.display_path.clone();
     for r in &obj.required {
         if !obj.properties.contains_key(r) {
@@ -403,7 +444,9 @@ fn fields(ctx: &mut Ctx, parent: &str, obj: &openapiv3::ObjectType, pointer: &st
         let required = obj.required.iter().any(|r| r == wire);
         let default_object = !required
             && matches!(ty, Ty::Named(_))
-            && default.as_ref().is_some_and(|d| d.as_object().is_some_and(|o| o.is_empty()));
+            && default
+                .as_ref()
+                .is_some_and(|d| d.as_object().is_some_and(|o| o.is_empty()));
         let mut ident = field_ident(wire);
         while !idents.insert(ident.clone()) {
             ident.push('_');
@@ -422,10 +465,17 @@ fn fields(ctx: &mut Ctx, parent: &str, obj: &openapiv3::ObjectType, pointer: &st
     Ok(out)
 }
 
-fn field_type(ctx: &mut Ctx, inline_name: &str, schema: &ReferenceOr<Box<Schema>>, pointer: &str) -> Result<Ty, Error> {
+fn field_type(
+    ctx: &mut Ctx,
+    inline_name: &str,
+    schema: &ReferenceOr<Box<Schema>>,
+    pointer: &str,
+) -> Result<Ty, Error> {
     let file = ctx.file.display_path.clone();
     let schema = match schema {
-        ReferenceOr::Reference { reference } => return Ok(Ty::Named(resolve_ref(ctx.file, reference, pointer)?)),
+        ReferenceOr::Reference { reference } => {
+            return Ok(Ty::Named(resolve_ref(ctx.file, reference, pointer)?));
+        }
         ReferenceOr::Item(s) => s,
     };
     let ext = extensions(&file, pointer, &schema.schema_data.extensions)?;
@@ -436,24 +486,50 @@ fn field_type(ctx: &mut Ctx, inline_name: &str, schema: &ReferenceOr<Box<Schema>
         SchemaKind::AllOf { all_of } => {
             // Upstream wraps a $ref in allOf to add a description or a default.
             match all_of.as_slice() {
-                [ReferenceOr::Reference { reference }] => Ty::Named(resolve_ref(ctx.file, reference, pointer)?),
+                [ReferenceOr::Reference { reference }] => {
+                    Ty::Named(resolve_ref(ctx.file, reference, pointer)?)
+                }
                 _ => Ty::Value,
             }
         }
-        SchemaKind::OneOf { .. } | SchemaKind::AnyOf { .. } | SchemaKind::Not { .. } | SchemaKind::Any(_) => Ty::Value,
+        SchemaKind::OneOf { one_of: alts } | SchemaKind::AnyOf { any_of: alts }
+            if is_int_or_string(alts) =>
+        {
+            Ty::IntOrString
+        }
+        SchemaKind::Any(any)
+            if any.format.as_deref() == Some("int-or-string")
+                || is_int_or_string(&any.one_of)
+                || is_int_or_string(&any.any_of) =>
+        {
+            Ty::IntOrString
+        }
+        SchemaKind::OneOf { .. }
+        | SchemaKind::AnyOf { .. }
+        | SchemaKind::Not { .. }
+        | SchemaKind::Any(_) => Ty::Value,
         SchemaKind::Type(t) => match t {
             Type::String(s) => match &s.format {
-                openapiv3::VariantOrUnknownOrEmpty::Unknown(f) if f == "int-or-string" => Ty::IntOrString,
+                openapiv3::VariantOrUnknownOrEmpty::Unknown(f) if f == "int-or-string" => {
+                    Ty::IntOrString
+                }
                 _ => Ty::String,
             },
             Type::Integer(i) => match &i.format {
-                openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int32) => Ty::I32,
+                openapiv3::VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int32) => {
+                    Ty::I32
+                }
                 _ => Ty::I64,
             },
             Type::Number(_) => Ty::F64,
             Type::Boolean(_) => Ty::Bool,
             Type::Array(a) => match &a.items {
-                Some(items) => Ty::Vec(Box::new(field_type(ctx, inline_name, items, &format!("{pointer}/items"))?)),
+                Some(items) => Ty::Vec(Box::new(field_type(
+                    ctx,
+                    inline_name,
+                    items,
+                    &format!("{pointer}/items"),
+                )?)),
                 None => {
                     return Err(Error::at(&file, pointer, "an array needs `items`"));
                 }
@@ -494,13 +570,35 @@ fn field_type(ctx: &mut Ctx, inline_name: &str, schema: &ReferenceOr<Box<Schema>
                                 &format!("{pointer}/additionalProperties"),
                             )?))
                         }
-                        Some(openapiv3::AdditionalProperties::Any(true)) => Ty::Map(Box::new(Ty::Value)),
+                        Some(openapiv3::AdditionalProperties::Any(true)) => {
+                            Ty::Map(Box::new(Ty::Value))
+                        }
                         _ => Ty::Value,
                     }
                 }
             }
         },
     })
+}
+
+/// `oneOf`/`anyOf` of exactly an integer and a string: Kubernetes' int-or-string.
+fn is_int_or_string(alts: &[ReferenceOr<Schema>]) -> bool {
+    let mut kinds: Vec<&str> = alts
+        .iter()
+        .map(|a| match a {
+            ReferenceOr::Item(Schema {
+                schema_kind: SchemaKind::Type(Type::Integer(_)),
+                ..
+            }) => "integer",
+            ReferenceOr::Item(Schema {
+                schema_kind: SchemaKind::Type(Type::String(_)),
+                ..
+            }) => "string",
+            _ => "other",
+        })
+        .collect();
+    kinds.sort();
+    kinds == ["integer", "string"]
 }
 
 fn unique_inline_name(ctx: &Ctx, base: &str) -> String {
@@ -514,8 +612,16 @@ fn unique_inline_name(ctx: &Ctx, base: &str) -> String {
 }
 
 fn resolve_ref(file: &SourceFile, reference: &str, pointer: &str) -> Result<TypeRef, Error> {
-    let bad = |msg: &str| Error::at(&file.display_path, pointer, format!("cannot use $ref {reference:?}: {msg}"));
-    let (path, fragment) = reference.split_once('#').ok_or_else(|| bad("no #/components/schemas/ fragment"))?;
+    let bad = |msg: &str| {
+        Error::at(
+            &file.display_path,
+            pointer,
+            format!("cannot use $ref {reference:?}: {msg}"),
+        )
+    };
+    let (path, fragment) = reference
+        .split_once('#')
+        .ok_or_else(|| bad("no #/components/schemas/ fragment"))?;
     let name = fragment
         .strip_prefix("/components/schemas/")
         .ok_or_else(|| bad("only #/components/schemas/<Name> can be referred to"))?;
@@ -548,25 +654,42 @@ fn resolve_ref(file: &SourceFile, reference: &str, pointer: &str) -> Result<Type
     })
 }
 
-fn extensions(file: &str, pointer: &str, ext: &indexmap::IndexMap<String, serde_json::Value>) -> Result<Extensions, Error> {
+fn extensions(
+    file: &str,
+    pointer: &str,
+    ext: &indexmap::IndexMap<String, serde_json::Value>,
+) -> Result<Extensions, Error> {
     let string = |key: &str| -> Result<Option<String>, Error> {
         match ext.get(key) {
             None => Ok(None),
             Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(Error::at(file, &format!("{pointer}/{key}"), "must be a string")),
+            Some(_) => Err(Error::at(
+                file,
+                &format!("{pointer}/{key}"),
+                "must be a string",
+            )),
         }
     };
     let flag = |key: &str| -> Result<bool, Error> {
         match ext.get(key) {
             None => Ok(false),
             Some(serde_json::Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(Error::at(file, &format!("{pointer}/{key}"), "must be true or false")),
+            Some(_) => Err(Error::at(
+                file,
+                &format!("{pointer}/{key}"),
+                "must be true or false",
+            )),
         }
     };
     let list_map_keys = match ext.get("x-kubernetes-list-map-keys") {
         None => Vec::new(),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|_| Error::at(file, &format!("{pointer}/x-kubernetes-list-map-keys"), "must be a list of strings"))?,
+        Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+            Error::at(
+                file,
+                &format!("{pointer}/x-kubernetes-list-map-keys"),
+                "must be a list of strings",
+            )
+        })?,
     };
     let e = Extensions {
         patch_merge_key: string("x-kubernetes-patch-merge-key")?,
@@ -613,11 +736,18 @@ fn check_refs(api: &Api) -> Result<(), Error> {
                 let mut result = Ok(());
                 visit_refs(ty, &mut |r| {
                     if result.is_ok() && api.resolve(r).is_none() {
-                        let file = if r.group.is_empty() { "core".to_string() } else { r.group.clone() };
+                        let file = if r.group.is_empty() {
+                            "core".to_string()
+                        } else {
+                            r.group.clone()
+                        };
                         result = Err(Error::at(
                             &gv.file,
                             where_,
-                            format!("$ref to {}, which api-defs/{file}/{}.yaml does not declare", r.name, r.version),
+                            format!(
+                                "$ref to {}, which api-defs/{file}/{}.yaml does not declare",
+                                r.name, r.version
+                            ),
                         ));
                     }
                 });
@@ -627,7 +757,10 @@ fn check_refs(api: &Api) -> Result<(), Error> {
                 Shape::Alias(ty) => check(ty, &t.pointer)?,
                 Shape::Struct(fields) => {
                     for f in fields {
-                        check(&f.ty, &format!("{}/properties/{}", t.pointer, pointer_token(&f.wire)))?;
+                        check(
+                            &f.ty,
+                            &format!("{}/properties/{}", t.pointer, pointer_token(&f.wire)),
+                        )?;
                     }
                 }
             }
@@ -740,7 +873,11 @@ fn check_resources(api: &Api) -> Result<(), Error> {
                 ));
             }
             let Shape::Struct(fields) = &t.shape else {
-                return Err(Error::at(&gv.file, &t.pointer, "a served kind must be an object with properties"));
+                return Err(Error::at(
+                    &gv.file,
+                    &t.pointer,
+                    "a served kind must be an object with properties",
+                ));
             };
             for needed in ["apiVersion", "kind", "metadata"] {
                 if !fields.iter().any(|f| f.wire == needed) {
@@ -764,7 +901,10 @@ fn check_resources(api: &Api) -> Result<(), Error> {
                         return Err(Error::at(
                             &gv.file,
                             &format!("{at}/verbs/{i}"),
-                            format!("unknown verb {verb:?}; expected one of {}", ALL_VERBS.join(", ")),
+                            format!(
+                                "unknown verb {verb:?}; expected one of {}",
+                                ALL_VERBS.join(", ")
+                            ),
                         ));
                     }
                 }
@@ -772,26 +912,43 @@ fn check_resources(api: &Api) -> Result<(), Error> {
             for (i, c) in r.printer_columns.iter().enumerate() {
                 let cp = format!("{at}/printerColumns/{i}");
                 if c.json_path.is_some() == !c.count.is_empty() {
-                    return Err(Error::at(&gv.file, &cp, "a printer column needs exactly one of jsonPath and count"));
+                    return Err(Error::at(
+                        &gv.file,
+                        &cp,
+                        "a printer column needs exactly one of jsonPath and count",
+                    ));
                 }
                 if !["integer", "number", "string", "boolean", "date"].contains(&c.type_.as_str()) {
                     return Err(Error::at(
                         &gv.file,
                         &format!("{cp}/type"),
-                        format!("{:?} is not one of integer, number, string, boolean, date", c.type_),
+                        format!(
+                            "{:?} is not one of integer, number, string, boolean, date",
+                            c.type_
+                        ),
                     ));
                 }
                 for p in c.json_path.iter().chain(c.count.iter()) {
                     if !p.starts_with('.') {
-                        return Err(Error::at(&gv.file, &cp, format!("path {p:?} must start with '.'")));
+                        return Err(Error::at(
+                            &gv.file,
+                            &cp,
+                            format!("path {p:?} must start with '.'"),
+                        ));
                     }
                 }
             }
-            if let Some(other) = plurals.insert((gv.group.clone(), r.plural.clone()), gv.file.clone()) {
+            if let Some(other) =
+                plurals.insert((gv.group.clone(), r.plural.clone()), gv.file.clone())
+            {
                 if other != gv.file || gv.version.is_empty() {
                     // Several versions of one group may serve the same plural; one file may not twice.
                 } else {
-                    return Err(Error::at(&gv.file, &format!("{at}/plural"), format!("{:?} is served twice", r.plural)));
+                    return Err(Error::at(
+                        &gv.file,
+                        &format!("{at}/plural"),
+                        format!("{:?} is served twice", r.plural),
+                    ));
                 }
             }
         }
@@ -802,7 +959,8 @@ fn check_resources(api: &Api) -> Result<(), Error> {
 fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -843,11 +1001,57 @@ pub fn field_ident(wire: &str) -> String {
 fn is_keyword(s: &str) -> bool {
     matches!(
         s,
-        "as" | "break" | "const" | "continue" | "crate" | "else" | "enum" | "extern" | "false" | "fn" | "for" | "if"
-            | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref" | "return" | "self"
-            | "Self" | "static" | "struct" | "super" | "trait" | "true" | "type" | "unsafe" | "use" | "where"
-            | "while" | "async" | "await" | "dyn" | "abstract" | "become" | "box" | "do" | "final" | "macro"
-            | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield" | "try" | "gen"
+        "as" | "break"
+            | "const"
+            | "continue"
+            | "crate"
+            | "else"
+            | "enum"
+            | "extern"
+            | "false"
+            | "fn"
+            | "for"
+            | "if"
+            | "impl"
+            | "in"
+            | "let"
+            | "loop"
+            | "match"
+            | "mod"
+            | "move"
+            | "mut"
+            | "pub"
+            | "ref"
+            | "return"
+            | "self"
+            | "Self"
+            | "static"
+            | "struct"
+            | "super"
+            | "trait"
+            | "true"
+            | "type"
+            | "unsafe"
+            | "use"
+            | "where"
+            | "while"
+            | "async"
+            | "await"
+            | "dyn"
+            | "abstract"
+            | "become"
+            | "box"
+            | "do"
+            | "final"
+            | "macro"
+            | "override"
+            | "priv"
+            | "typeof"
+            | "unsized"
+            | "virtual"
+            | "yield"
+            | "try"
+            | "gen"
     )
 }
 
@@ -880,7 +1084,10 @@ mod tests {
         assert_eq!(field_ident("binaryData"), "binary_data");
         assert_eq!(field_ident("type"), "type_");
         assert_eq!(field_ident("$ref"), "ref_");
-        assert_eq!(field_ident("x-kubernetes-map-type"), "x_kubernetes_map_type");
+        assert_eq!(
+            field_ident("x-kubernetes-map-type"),
+            "x_kubernetes_map_type"
+        );
         assert_eq!(field_ident("podIPs"), "pod_ips");
         assert_eq!(field_ident("3d"), "f_3d");
     }

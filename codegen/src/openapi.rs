@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::model::{Api, GroupVersion};
 
@@ -20,7 +20,9 @@ pub fn published_name(group: &str, version: &str, name: &str) -> String {
             _ => format!("io.k8s.apimachinery.pkg.apis.meta.{version}.{name}"),
         },
         "" => format!("io.k8s.api.core.{version}.{name}"),
-        "apiextensions.k8s.io" => format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{version}.{name}"),
+        "apiextensions.k8s.io" => {
+            format!("io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.{version}.{name}")
+        }
         g => match g.strip_suffix(".k8s.io") {
             Some(base) => {
                 let first = base.split('.').next().unwrap_or(base);
@@ -44,7 +46,10 @@ fn ref_target(group: &str, version: &str, reference: &str) -> Option<(String, St
         return Some((group.into(), version.into(), name));
     }
     let file = path.rsplit('/').next()?;
-    let v = file.strip_suffix(".yaml").or_else(|| file.strip_suffix(".yml"))?.to_string();
+    let v = file
+        .strip_suffix(".yaml")
+        .or_else(|| file.strip_suffix(".yml"))?
+        .to_string();
     let parts: Vec<&str> = path.split('/').collect();
     let g = match parts.as_slice() {
         ["..", g, _] => {
@@ -60,14 +65,24 @@ fn ref_target(group: &str, version: &str, reference: &str) -> Option<(String, St
 }
 
 /// Rewrites `$ref`s to published names, drops kapi's own extension, and records what was referred to.
-fn rewrite(group: &str, version: &str, value: &mut Value, refs: &mut Vec<(String, String, String)>) {
+fn rewrite(
+    group: &str,
+    version: &str,
+    value: &mut Value,
+    refs: &mut Vec<(String, String, String)>,
+) {
     match value {
         Value::Object(map) => {
             map.remove("x-kapi-resource");
             for (k, v) in map.iter_mut() {
                 if k == "$ref" {
-                    if let Some((g, ver, n)) = v.as_str().and_then(|r| ref_target(group, version, r)) {
-                        *v = Value::String(format!("#/components/schemas/{}", published_name(&g, &ver, &n)));
+                    if let Some((g, ver, n)) =
+                        v.as_str().and_then(|r| ref_target(group, version, r))
+                    {
+                        *v = Value::String(format!(
+                            "#/components/schemas/{}",
+                            published_name(&g, &ver, &n)
+                        ));
                         refs.push((g, ver, n));
                     }
                 } else {
@@ -91,7 +106,10 @@ pub fn schemas_by_group_version(api: &Api) -> BTreeMap<(String, String), String>
         if gv.resources().next().is_none() {
             continue;
         }
-        out.insert((gv.group.clone(), gv.version.clone()), schemas_for(api, gv).to_string());
+        out.insert(
+            (gv.group.clone(), gv.version.clone()),
+            schemas_for(api, gv).to_string(),
+        );
     }
     out
 }
@@ -127,8 +145,12 @@ fn schemas_for(api: &Api, gv: &GroupVersion) -> Value {
             continue;
         }
         let (g, v, n) = &key;
-        let Some(source) = api.group_version(g, v) else { continue };
-        let Some(raw) = source.raw_schemas.get(n) else { continue };
+        let Some(source) = api.group_version(g, v) else {
+            continue;
+        };
+        let Some(raw) = source.raw_schemas.get(n) else {
+            continue;
+        };
         let mut schema = raw.clone();
         let mut refs = Vec::new();
         rewrite(g, v, &mut schema, &mut refs);
@@ -144,20 +166,36 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(published_name("", "v1", "ConfigMap"), "io.k8s.api.core.v1.ConfigMap");
-        assert_eq!(published_name("meta.k8s.io", "v1", "ObjectMeta"), "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
-        assert_eq!(published_name("coordination.k8s.io", "v1", "Lease"), "io.k8s.api.coordination.v1.Lease");
+        assert_eq!(
+            published_name("", "v1", "ConfigMap"),
+            "io.k8s.api.core.v1.ConfigMap"
+        );
+        assert_eq!(
+            published_name("meta.k8s.io", "v1", "ObjectMeta"),
+            "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+        );
+        assert_eq!(
+            published_name("coordination.k8s.io", "v1", "Lease"),
+            "io.k8s.api.coordination.v1.Lease"
+        );
         assert_eq!(
             published_name("apiextensions.k8s.io", "v1", "JSON"),
             "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON"
         );
-        assert_eq!(published_name("example.com", "v1", "Widget"), "com.example.v1.Widget");
+        assert_eq!(
+            published_name("example.com", "v1", "Widget"),
+            "com.example.v1.Widget"
+        );
     }
 
     #[test]
     fn refs() {
         assert_eq!(
-            ref_target("", "v1", "../meta.k8s.io/v1.yaml#/components/schemas/ObjectMeta"),
+            ref_target(
+                "",
+                "v1",
+                "../meta.k8s.io/v1.yaml#/components/schemas/ObjectMeta"
+            ),
             Some(("meta.k8s.io".into(), "v1".into(), "ObjectMeta".into()))
         );
         assert_eq!(

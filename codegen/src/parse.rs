@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{pointer_token, Error};
+use crate::error::{Error, pointer_token};
 
 /// One schema file, read.
 #[derive(Debug, Clone)]
@@ -24,7 +24,8 @@ pub struct SourceFile {
 /// Lists the schema files of an api-defs directory: `<dir>/<group>/<version>.yaml`, sorted.
 pub fn find_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let shown = dir.display().to_string();
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::new(&shown, None, format!("cannot read directory: {e}")))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::new(&shown, None, format!("cannot read directory: {e}")))?;
     let mut files = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| Error::new(&shown, None, e.to_string()))?;
@@ -32,10 +33,16 @@ pub fn find_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         if !group_dir.is_dir() {
             continue;
         }
-        let inner = std::fs::read_dir(&group_dir)
-            .map_err(|e| Error::new(group_dir.display().to_string(), None, format!("cannot read directory: {e}")))?;
+        let inner = std::fs::read_dir(&group_dir).map_err(|e| {
+            Error::new(
+                group_dir.display().to_string(),
+                None,
+                format!("cannot read directory: {e}"),
+            )
+        })?;
         for f in inner {
-            let f = f.map_err(|e| Error::new(group_dir.display().to_string(), None, e.to_string()))?;
+            let f =
+                f.map_err(|e| Error::new(group_dir.display().to_string(), None, e.to_string()))?;
             let p = f.path();
             if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
                 files.push(p);
@@ -48,7 +55,10 @@ pub fn find_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 
 /// The name a file is shown by: `api-defs/<group>/<file>` (the last three path components).
 pub fn display_path(path: &Path) -> String {
-    let parts: Vec<_> = path.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    let parts: Vec<_> = path
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
     let n = parts.len();
     if n >= 3 {
         parts[n - 3..].join("/")
@@ -60,17 +70,22 @@ pub fn display_path(path: &Path) -> String {
 /// Reads and parses one schema file.
 pub fn read_file(path: &Path) -> Result<SourceFile, Error> {
     let display = display_path(path);
-    let text = std::fs::read_to_string(path).map_err(|e| Error::new(&display, None, format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::new(&display, None, format!("cannot read: {e}")))?;
     parse_text(&display, &text)
 }
 
 /// Parses a schema file's text; `display_path` must be `<anything>/<group>/<version>.yaml`.
 pub fn parse_text(display_path: &str, text: &str) -> Result<SourceFile, Error> {
     let (group, version) = group_version_of(display_path)?;
-    let raw: serde_json::Value =
-        serde_yaml_ng::from_str(text).map_err(|e| Error::new(display_path, None, format!("invalid YAML: {e}")))?;
+    let raw: serde_json::Value = serde_yaml_ng::from_str(text)
+        .map_err(|e| Error::new(display_path, None, format!("invalid YAML: {e}")))?;
     if !raw.is_object() {
-        return Err(Error::at(display_path, "#", "the document must be a mapping"));
+        return Err(Error::at(
+            display_path,
+            "#",
+            "the document must be a mapping",
+        ));
     }
     let doc: openapiv3::OpenAPI = match serde_json::from_value(raw.clone()) {
         Ok(doc) => doc,
@@ -80,7 +95,10 @@ pub fn parse_text(display_path: &str, text: &str) -> Result<SourceFile, Error> {
         return Err(Error::at(
             display_path,
             "#/openapi",
-            format!("only OpenAPI 3.0 documents are supported, found {:?}", doc.openapi),
+            format!(
+                "only OpenAPI 3.0 documents are supported, found {:?}",
+                doc.openapi
+            ),
         ));
     }
     Ok(SourceFile {
@@ -111,12 +129,18 @@ fn group_version_of(display_path: &str) -> Result<(String, String), Error> {
             format!("{version:?} is not a Kubernetes API version (v1, v1beta1, v2alpha3, ...)"),
         ));
     }
-    let group = if dir == "core" { String::new() } else { dir.to_string() };
+    let group = if dir == "core" {
+        String::new()
+    } else {
+        dir.to_string()
+    };
     Ok((group, version.to_string()))
 }
 
 fn is_version(v: &str) -> bool {
-    let Some(rest) = v.strip_prefix('v') else { return false };
+    let Some(rest) = v.strip_prefix('v') else {
+        return false;
+    };
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     if digits.is_empty() || digits.starts_with('0') {
         return false;
@@ -136,7 +160,10 @@ fn is_version(v: &str) -> bool {
 /// openapiv3's untagged enums give poor errors; find the deepest schema that
 /// does not parse on its own and report its location.
 fn locate_parse_error(file: &str, raw: &serde_json::Value, err: serde_json::Error) -> Error {
-    if let Some(schemas) = raw.pointer("/components/schemas").and_then(|s| s.as_object()) {
+    if let Some(schemas) = raw
+        .pointer("/components/schemas")
+        .and_then(|s| s.as_object())
+    {
         for (name, schema) in schemas {
             let ptr = format!("#/components/schemas/{}", pointer_token(name));
             if let Some(found) = deepest_bad_schema(&ptr, schema) {
@@ -144,7 +171,11 @@ fn locate_parse_error(file: &str, raw: &serde_json::Value, err: serde_json::Erro
             }
         }
     }
-    Error::new(file, None, format!("not a valid OpenAPI 3.0 document: {err}"))
+    Error::new(
+        file,
+        None,
+        format!("not a valid OpenAPI 3.0 document: {err}"),
+    )
 }
 
 fn deepest_bad_schema(ptr: &str, value: &serde_json::Value) -> Option<(String, String)> {
@@ -211,7 +242,10 @@ mod tests {
 
     #[test]
     fn group_from_path() {
-        assert_eq!(group_version_of("api-defs/core/v1.yaml").unwrap(), ("".into(), "v1".into()));
+        assert_eq!(
+            group_version_of("api-defs/core/v1.yaml").unwrap(),
+            ("".into(), "v1".into())
+        );
         assert_eq!(
             group_version_of("api-defs/example.com/v1beta1.yaml").unwrap(),
             ("example.com".into(), "v1beta1".into())
@@ -223,7 +257,12 @@ mod tests {
     fn bad_type_is_located() {
         let text = "openapi: 3.0.0\ninfo: {title: t, version: v1}\npaths: {}\ncomponents:\n  schemas:\n    A:\n      type: object\n      properties:\n        b: {type: strng}\n";
         let err = parse_text("api-defs/core/v1.yaml", text).unwrap_err();
-        assert_eq!(err.pointer.as_deref(), Some("#/components/schemas/A/properties/b/type"));
-        assert!(err.to_string().starts_with("api-defs/core/v1.yaml: #/components/schemas/A/properties/b/type: unknown type"));
+        assert_eq!(
+            err.pointer.as_deref(),
+            Some("#/components/schemas/A/properties/b/type")
+        );
+        assert!(err.to_string().starts_with(
+            "api-defs/core/v1.yaml: #/components/schemas/A/properties/b/type: unknown type"
+        ));
     }
 }

@@ -26,8 +26,14 @@ mod tests {
     #[test]
     fn wire_form() {
         assert_eq!(serde_json::to_string(&IntOrString::Int(80)).unwrap(), "80");
-        assert_eq!(serde_json::to_string(&IntOrString::String("25%".into())).unwrap(), "\"25%\"");
-        assert_eq!(serde_json::from_str::<IntOrString>("443").unwrap(), IntOrString::Int(443));
+        assert_eq!(
+            serde_json::to_string(&IntOrString::String("25%".into())).unwrap(),
+            "\"25%\""
+        );
+        assert_eq!(
+            serde_json::from_str::<IntOrString>("443").unwrap(),
+            IntOrString::Int(443)
+        );
         assert_eq!(
             serde_json::from_str::<IntOrString>("\"http\"").unwrap(),
             IntOrString::String("http".into())

@@ -5,7 +5,7 @@
 
 use std::marker::PhantomData;
 
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 
 use crate::api::meta::v1::ObjectMeta;
 
@@ -278,4 +278,6 @@ pub struct OpenApiSchemas {
     pub version: &'static str,
     /// A JSON object: published schema name → schema.
     pub schemas: &'static str,
+    /// Each served kind and the name its schema is published under.
+    pub kinds: &'static [(&'static str, &'static str)],
 }

@@ -28,5 +28,7 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(Resource, attributes(resource))]
 pub fn derive_resource(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    resource::derive(input).unwrap_or_else(|e| e.to_compile_error()).into()
+    resource::derive(input)
+        .unwrap_or_else(|e| e.to_compile_error())
+        .into()
 }

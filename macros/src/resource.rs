@@ -48,7 +48,6 @@ struct Column {
     priority: i32,
 }
 
-
 fn parse_lit_list(input: syn::parse::ParseStream) -> syn::Result<Vec<LitStr>> {
     let content;
     syn::parenthesized!(content in input);
@@ -194,29 +193,50 @@ fn parse_attrs(input: &DeriveInput) -> syn::Result<(Attrs, Span)> {
 
 pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
     if !input.generics.params.is_empty() {
-        return Err(syn::Error::new(input.generics.span(), "a resource type cannot have generic parameters"));
+        return Err(syn::Error::new(
+            input.generics.span(),
+            "a resource type cannot have generic parameters",
+        ));
     }
     let fields = match &input.data {
         Data::Struct(s) => match &s.fields {
             Fields::Named(f) => f,
-            _ => return Err(syn::Error::new(input.ident.span(), "a resource must be a struct with named fields")),
+            _ => {
+                return Err(syn::Error::new(
+                    input.ident.span(),
+                    "a resource must be a struct with named fields",
+                ));
+            }
         },
-        _ => return Err(syn::Error::new(input.ident.span(), "a resource must be a struct with named fields")),
+        _ => {
+            return Err(syn::Error::new(
+                input.ident.span(),
+                "a resource must be a struct with named fields",
+            ));
+        }
     };
     let (a, attr_span) = parse_attrs(&input)?;
     let need = |v: &Option<LitStr>, name: &str| {
-        v.clone()
-            .ok_or_else(|| syn::Error::new(attr_span, format!("#[resource] needs `{name} = \"...\"`")))
+        v.clone().ok_or_else(|| {
+            syn::Error::new(attr_span, format!("#[resource] needs `{name} = \"...\"`"))
+        })
     };
     let group = need(&a.group, "group")?;
     let version = need(&a.version, "version")?;
     let kind = need(&a.kind, "kind")?;
     let plural = need(&a.plural, "plural")?;
-    let (_, namespaced) = a
-        .scope
-        .clone()
-        .ok_or_else(|| syn::Error::new(attr_span, "#[resource] needs `scope = \"Namespaced\"` or `scope = \"Cluster\"`"))?;
-    let find = |name: &str| fields.named.iter().find(|f| f.ident.as_ref().is_some_and(|i| i == name));
+    let (_, namespaced) = a.scope.clone().ok_or_else(|| {
+        syn::Error::new(
+            attr_span,
+            "#[resource] needs `scope = \"Namespaced\"` or `scope = \"Cluster\"`",
+        )
+    })?;
+    let find = |name: &str| {
+        fields
+            .named
+            .iter()
+            .find(|f| f.ident.as_ref().is_some_and(|i| i == name))
+    };
     let metadata = find("metadata").ok_or_else(|| {
         syn::Error::new(
             input.ident.span(),
@@ -224,10 +244,17 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
         )
     })?;
     let api_version = find("api_version").ok_or_else(|| {
-        syn::Error::new(input.ident.span(), "a resource needs an `api_version: Option<String>` field (serialised as apiVersion)")
+        syn::Error::new(
+            input.ident.span(),
+            "a resource needs an `api_version: Option<String>` field (serialised as apiVersion)",
+        )
     })?;
-    let kind_field = find("kind")
-        .ok_or_else(|| syn::Error::new(input.ident.span(), "a resource needs a `kind: Option<String>` field"))?;
+    let kind_field = find("kind").ok_or_else(|| {
+        syn::Error::new(
+            input.ident.span(),
+            "a resource needs a `kind: Option<String>` field",
+        )
+    })?;
 
     let ident = &input.ident;
     let singular = a
@@ -292,7 +319,14 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
         quote_spanned! { v.span()=> impl ::kapi_generated::resource::verbs::#marker for #ident {} }
     });
     let probes = VERBS.iter().map(|(name, _)| {
-        let method = Ident::new(if *name == "deletecollection" { "delete_collection" } else { name }, Span::call_site());
+        let method = Ident::new(
+            if *name == "deletecollection" {
+                "delete_collection"
+            } else {
+                name
+            },
+            Span::call_site(),
+        );
         quote! { (&probe).#method(v); }
     });
     let meta_ty = &metadata.ty;

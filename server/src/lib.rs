@@ -1,2 +1,152 @@
-//! kapi's runtime.
+//! kapi's runtime: routing, REST storage, storage backends, watch,
+//! discovery and OpenAPI for the resources generated from `api-defs/`.
+//!
+//! [`start`] serves on the embedded store; the binary (`kapi`) is a thin
+//! wrapper around it.
+
+pub mod cli;
+pub mod discovery;
+pub mod error;
+pub mod http;
+pub mod kubeconfig;
+pub mod openapi;
+pub mod rest;
+pub mod selector;
 pub mod storage;
+pub mod table;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::json;
+
+use crate::rest::RequestScope;
+use crate::rest::install::{Registry, RegistryBuilder};
+use crate::storage::Storage;
+use crate::storage::embedded::EmbeddedStore;
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the embedded store and the kubeconfig live.
+    pub data_dir: PathBuf,
+    /// Where to listen (port 0: any free port).
+    pub addr: SocketAddr,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory cannot be used.
+    #[error("cannot use data directory {dir}: {reason}")]
+    DataDir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        reason: String,
+    },
+    /// The address cannot be listened on.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        reason: String,
+    },
+    /// The system namespaces could not be created.
+    #[error("cannot create the system namespaces: {0}")]
+    Bootstrap(String),
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The kubeconfig it wrote.
+    pub kubeconfig: PathBuf,
+    /// Ends when the server stops.
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Running {
+    /// The server's URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests and waits for the server to finish.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+async fn bootstrap(registry: &Registry) -> Result<(), StartError> {
+    let ep = registry
+        .lookup("", "v1", "namespaces")
+        .and_then(|e| e.creater.clone())
+        .ok_or_else(|| StartError::Bootstrap("namespaces are not served".into()))?;
+    for name in rest::strategy::SYSTEM_NAMESPACES {
+        let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        match ep.create(&RequestScope::default(), body).await {
+            Ok(_) => {}
+            Err(e) if e.reason == "AlreadyExists" => {}
+            Err(e) => return Err(StartError::Bootstrap(e.message)),
+        }
+    }
+    Ok(())
+}
+
+/// Opens the store, binds, bootstraps, writes the kubeconfig and serves.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let dir_err = |reason: String| StartError::DataDir {
+        dir: config.data_dir.display().to_string(),
+        reason,
+    };
+    let store = EmbeddedStore::open(&config.data_dir).map_err(|e| dir_err(e.to_string()))?;
+    let storage: Arc<dyn Storage> = Arc::new(store);
+    let mut builder = RegistryBuilder::new(storage);
+    builder.add_generated();
+    let registry = builder.build();
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: config.addr,
+            reason: e.to_string(),
+        })?;
+    let addr = listener.local_addr().map_err(|e| StartError::Listen {
+        addr: config.addr,
+        reason: e.to_string(),
+    })?;
+    bootstrap(&registry).await?;
+    let gv = format!("v1.{}.0", http::KUBE_MINOR);
+    let state = Arc::new(http::AppState {
+        discovery: discovery::Discovery::build(&registry),
+        openapi: openapi::OpenApi::build(&registry, &gv),
+        registry,
+        delegate: Arc::new(http::NotFound),
+        ready: AtomicBool::new(false),
+    });
+    let url = format!("http://{addr}");
+    let kubeconfig =
+        kubeconfig::write(&config.data_dir, &url).map_err(|e| dir_err(e.to_string()))?;
+    state.ready.store(true, Ordering::Release);
+    let (shutdown, mut rx) = tokio::sync::watch::channel(false);
+    let app = http::router(state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        kubeconfig,
+        task,
+        shutdown,
+    })
+}

@@ -42,14 +42,26 @@ pub async fn run(store: &dyn Storage) {
     store.create("/t/c", b("C")).await.unwrap();
     store.create("/u/a", b("other prefix")).await.unwrap();
     let all = store.list("/t/", None, 0).await.unwrap();
-    assert_eq!(all.items.iter().map(|kv| kv.key.as_str()).collect::<Vec<_>>(), ["/t/a", "/t/b", "/t/c"]);
+    assert_eq!(
+        all.items
+            .iter()
+            .map(|kv| kv.key.as_str())
+            .collect::<Vec<_>>(),
+        ["/t/a", "/t/b", "/t/c"]
+    );
     assert!(!all.more);
     assert_eq!(all.rev, store.current_rev().await.unwrap());
     let page = store.list("/t/", None, 2).await.unwrap();
     assert_eq!(page.items.len(), 2);
     assert!(page.more);
     let rest = store.list("/t/", Some("/t/b"), 2).await.unwrap();
-    assert_eq!(rest.items.iter().map(|kv| kv.key.as_str()).collect::<Vec<_>>(), ["/t/c"]);
+    assert_eq!(
+        rest.items
+            .iter()
+            .map(|kv| kv.key.as_str())
+            .collect::<Vec<_>>(),
+        ["/t/c"]
+    );
     assert!(!rest.more);
 
     // Watch from a revision replays history, then follows live changes.
@@ -78,7 +90,13 @@ pub async fn run(store: &dyn Storage) {
 
     // Concurrent writes all land, each with its own revision.
     let before = store.current_rev().await.unwrap();
-    let writes = (0..50).map(|i| async move { store.create(&format!("/c/{i:03}"), b("x")).await.unwrap().mod_rev });
+    let writes = (0..50).map(|i| async move {
+        store
+            .create(&format!("/c/{i:03}"), b("x"))
+            .await
+            .unwrap()
+            .mod_rev
+    });
     let mut revs = futures::future::join_all(writes).await;
     revs.sort();
     revs.dedup();

@@ -30,9 +30,19 @@ const MAX_BATCH: usize = 512;
 const WATCH_BUFFER: usize = 8192;
 
 enum Op {
-    Create { key: String, value: Bytes },
-    Update { key: String, value: Bytes, expected: Rev },
-    Delete { key: String, expected: Option<Rev> },
+    Create {
+        key: String,
+        value: Bytes,
+    },
+    Update {
+        key: String,
+        value: Bytes,
+        expected: Rev,
+    },
+    Delete {
+        key: String,
+        expected: Option<Rev>,
+    },
 }
 
 type Reply = oneshot::Sender<Result<(KeyValue, Rev), StorageError>>;
@@ -104,7 +114,12 @@ fn encode_event(ev: &Event) -> Vec<u8> {
 fn decode_event(rev: Rev, row: &[u8]) -> Result<Event, StorageError> {
     let bad = || internal(format!("corrupt event {rev}"));
     let kind = *row.first().ok_or_else(bad)?;
-    let len = u32::from_le_bytes(row.get(1..5).ok_or_else(bad)?.try_into().map_err(internal)?) as usize;
+    let len = u32::from_le_bytes(
+        row.get(1..5)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(internal)?,
+    ) as usize;
     let key = std::str::from_utf8(row.get(5..5 + len).ok_or_else(bad)?).map_err(internal)?;
     let kv = decode_object(key, row.get(5 + len..).ok_or_else(bad)?)?;
     Ok(match kind {
@@ -116,17 +131,27 @@ fn decode_event(rev: Rev, row: &[u8]) -> Result<Event, StorageError> {
 impl EmbeddedStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(dir).map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("kapi.redb");
-        let db = Database::create(&path).map_err(|e| internal(format!("cannot open {}: {e}", path.display())))?;
+        let db = Database::create(&path)
+            .map_err(|e| internal(format!("cannot open {}: {e}", path.display())))?;
         let (rev, compacted) = {
             let txn = db.begin_write().map_err(internal)?;
             let (rev, compacted) = {
                 let _ = txn.open_table(OBJECTS).map_err(internal)?;
                 let _ = txn.open_table(EVENTS).map_err(internal)?;
                 let meta = txn.open_table(META).map_err(internal)?;
-                let rev = meta.get("rev").map_err(internal)?.map(|v| v.value()).unwrap_or(1);
-                let compacted = meta.get("compacted").map_err(internal)?.map(|v| v.value()).unwrap_or(0);
+                let rev = meta
+                    .get("rev")
+                    .map_err(internal)?
+                    .map(|v| v.value())
+                    .unwrap_or(1);
+                let compacted = meta
+                    .get("compacted")
+                    .map_err(internal)?
+                    .map(|v| v.value())
+                    .unwrap_or(0);
                 (rev, compacted)
             };
             txn.commit().map_err(internal)?;
@@ -165,11 +190,20 @@ impl EmbeddedStore {
             .map_err(|_| StorageError::Unavailable("the store's writer has stopped".into()))?
     }
 
-    fn read_list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<ListResult, StorageError> {
+    fn read_list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListResult, StorageError> {
         let txn = self.db.begin_read().map_err(internal)?;
         // Read the revision inside the snapshot: the writer stores it in the same commit.
         let meta = txn.open_table(META).map_err(internal)?;
-        let rev = meta.get("rev").map_err(internal)?.map(|v| v.value()).unwrap_or(1);
+        let rev = meta
+            .get("rev")
+            .map_err(internal)?
+            .map(|v| v.value())
+            .unwrap_or(1);
         let table = txn.open_table(OBJECTS).map_err(internal)?;
         let start = match start_after {
             Some(s) if s >= prefix => format!("{s}\0"),
@@ -195,7 +229,11 @@ impl EmbeddedStore {
     fn read_history(&self, prefix: &str, after: Rev) -> Result<(Vec<Event>, Rev), StorageError> {
         let txn = self.db.begin_read().map_err(internal)?;
         let meta = txn.open_table(META).map_err(internal)?;
-        let rev = meta.get("rev").map_err(internal)?.map(|v| v.value()).unwrap_or(1);
+        let rev = meta
+            .get("rev")
+            .map_err(internal)?
+            .map(|v| v.value())
+            .unwrap_or(1);
         let table = txn.open_table(EVENTS).map_err(internal)?;
         let mut out = Vec::new();
         for entry in table.range(after + 1..).map_err(internal)? {
@@ -220,7 +258,12 @@ impl Storage for EmbeddedStore {
         }
     }
 
-    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<ListResult, StorageError> {
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListResult, StorageError> {
         self.read_list(prefix, start_after, limit)
     }
 
@@ -233,7 +276,12 @@ impl Storage for EmbeddedStore {
         .map(|(kv, _)| kv)
     }
 
-    async fn update(&self, key: &str, value: Bytes, expected_mod_rev: Rev) -> Result<KeyValue, StorageError> {
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected_mod_rev: Rev,
+    ) -> Result<KeyValue, StorageError> {
         self.write(Op::Update {
             key: key.to_string(),
             value,
@@ -243,7 +291,11 @@ impl Storage for EmbeddedStore {
         .map(|(kv, _)| kv)
     }
 
-    async fn delete(&self, key: &str, expected_mod_rev: Option<Rev>) -> Result<(KeyValue, Rev), StorageError> {
+    async fn delete(
+        &self,
+        key: &str,
+        expected_mod_rev: Option<Rev>,
+    ) -> Result<(KeyValue, Rev), StorageError> {
         self.write(Op::Delete {
             key: key.to_string(),
             expected: expected_mod_rev,
@@ -315,11 +367,13 @@ impl Writer {
 
     /// Applies a batch in one durable transaction and answers every request in it.
     fn commit(&self, batch: Vec<(Op, Reply)>) {
-        let mut results: Vec<Result<(KeyValue, Rev), StorageError>> = Vec::with_capacity(batch.len());
+        let mut results: Vec<Result<(KeyValue, Rev), StorageError>> =
+            Vec::with_capacity(batch.len());
         let mut events = Vec::new();
         let outcome = (|| -> Result<Rev, StorageError> {
             let mut txn = self.db.begin_write().map_err(internal)?;
-            txn.set_durability(Durability::Immediate).map_err(internal)?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(internal)?;
             let mut rev = self.rev.load(Ordering::Acquire);
             {
                 let mut objects = txn.open_table(OBJECTS).map_err(internal)?;
@@ -329,10 +383,14 @@ impl Writer {
                     if let Ok((kv, r)) = &result {
                         rev += 1;
                         let ev = match op {
-                            Op::Delete { .. } => Event::Delete { prev: kv.clone(), rev: *r },
+                            Op::Delete { .. } => Event::Delete {
+                                prev: kv.clone(),
+                                rev: *r,
+                            },
                             _ => Event::Put { kv: kv.clone() },
                         };
-                        log.insert(rev, encode_event(&ev).as_slice()).map_err(internal)?;
+                        log.insert(rev, encode_event(&ev).as_slice())
+                            .map_err(internal)?;
                         events.push(ev);
                     }
                     results.push(result);
@@ -387,7 +445,11 @@ fn apply(
                 rev,
             ))
         }
-        Op::Update { key, value, expected } => {
+        Op::Update {
+            key,
+            value,
+            expected,
+        } => {
             let current = match objects.get(key.as_str()).map_err(internal)? {
                 Some(v) => decode_object(key, v.value())?,
                 None => return Err(StorageError::NotFound(key.clone())),
@@ -400,7 +462,10 @@ fn apply(
                 });
             }
             objects
-                .insert(key.as_str(), encode_object(current.create_rev, rev, value).as_slice())
+                .insert(
+                    key.as_str(),
+                    encode_object(current.create_rev, rev, value).as_slice(),
+                )
                 .map_err(internal)?;
             Ok((
                 KeyValue {
@@ -448,7 +513,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rev = {
             let store = EmbeddedStore::open(dir.path()).unwrap();
-            store.create("/a/x", Bytes::from_static(b"1")).await.unwrap().mod_rev
+            store
+                .create("/a/x", Bytes::from_static(b"1"))
+                .await
+                .unwrap()
+                .mod_rev
         };
         let store = EmbeddedStore::open(dir.path()).unwrap();
         let kv = store.get("/a/x").await.unwrap().unwrap();

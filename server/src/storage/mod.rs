@@ -122,17 +122,31 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Reads the keys under `prefix` (after `start_after`, if given), at most
     /// `limit` of them (0: all), at one revision.
-    async fn list(&self, prefix: &str, start_after: Option<&str>, limit: usize) -> Result<ListResult, StorageError>;
+    async fn list(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<ListResult, StorageError>;
 
     /// Creates a key that must not exist.
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError>;
 
     /// Replaces a key whose modification revision is `expected_mod_rev`.
-    async fn update(&self, key: &str, value: Bytes, expected_mod_rev: Rev) -> Result<KeyValue, StorageError>;
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected_mod_rev: Rev,
+    ) -> Result<KeyValue, StorageError>;
 
     /// Deletes a key (whose modification revision is `expected_mod_rev`, if given);
     /// returns its last state and the revision of the delete.
-    async fn delete(&self, key: &str, expected_mod_rev: Option<Rev>) -> Result<(KeyValue, Rev), StorageError>;
+    async fn delete(
+        &self,
+        key: &str,
+        expected_mod_rev: Option<Rev>,
+    ) -> Result<(KeyValue, Rev), StorageError>;
 
     /// Streams the changes under `prefix` with a revision greater than `after`.
     async fn watch(&self, prefix: &str, after: Rev) -> Result<EventStream, StorageError>;

@@ -1,0 +1,286 @@
+//! Discovery documents, built once from the registry: legacy (`/api`,
+//! `/apis`, `/api/v1`, `/apis/{group}`, `/apis/{group}/{version}`) and
+//! aggregated (`APIGroupDiscoveryList` for `/api` and `/apis`, with ETag).
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha512};
+
+use crate::http::negotiate::accept_list;
+use crate::rest::Endpoint;
+use crate::rest::install::Registry;
+
+/// The discovery documents of one registry.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    api_versions: Value,
+    group_list: Value,
+    groups: BTreeMap<String, Value>,
+    resource_lists: BTreeMap<(String, String), Value>,
+    aggregated_core: Value,
+    aggregated_apis: Value,
+}
+
+/// Kubernetes' version order: GA before beta before alpha, higher numbers first.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    fn key(v: &str) -> (u8, u32, u32) {
+        let rest = v.strip_prefix('v').unwrap_or(v);
+        let major_len = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let major = rest[..major_len].parse().unwrap_or(0);
+        let tail = &rest[major_len..];
+        if tail.is_empty() {
+            (3, major, 0)
+        } else if let Some(n) = tail.strip_prefix("beta") {
+            (2, major, n.parse().unwrap_or(0))
+        } else if let Some(n) = tail.strip_prefix("alpha") {
+            (1, major, n.parse().unwrap_or(0))
+        } else {
+            (0, 0, 0)
+        }
+    }
+    key(b).cmp(&key(a)).then_with(|| a.cmp(b))
+}
+
+fn legacy_resource(ep: &Endpoint) -> Vec<Value> {
+    let r = &ep.resource;
+    let mut main = json!({
+        "name": r.plural,
+        "singularName": r.singular,
+        "namespaced": r.namespaced(),
+        "kind": r.kind,
+        "verbs": ep.verbs(),
+    });
+    if !r.short_names.is_empty() {
+        main["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        main["categories"] = json!(r.categories);
+    }
+    let mut out = vec![main];
+    let status_verbs = ep.status_verbs();
+    if !status_verbs.is_empty() {
+        out.push(json!({
+            "name": format!("{}/status", r.plural),
+            "singularName": "",
+            "namespaced": r.namespaced(),
+            "kind": r.kind,
+            "verbs": status_verbs,
+        }));
+    }
+    out
+}
+
+fn aggregated_resource(ep: &Endpoint) -> Value {
+    let r = &ep.resource;
+    let kind = json!({"group": r.group, "version": r.version, "kind": r.kind});
+    let mut v = json!({
+        "resource": r.plural,
+        "responseKind": kind,
+        "scope": if r.namespaced() { "Namespaced" } else { "Cluster" },
+        "singularResource": r.singular,
+        "verbs": ep.verbs(),
+    });
+    if !r.short_names.is_empty() {
+        v["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        v["categories"] = json!(r.categories);
+    }
+    let status_verbs = ep.status_verbs();
+    if !status_verbs.is_empty() {
+        v["subresources"] =
+            json!([{"subresource": "status", "responseKind": kind, "verbs": status_verbs}]);
+    }
+    v
+}
+
+impl Discovery {
+    /// Builds every document.
+    pub fn build(registry: &Registry) -> Self {
+        // group → version → endpoints
+        let mut tree: BTreeMap<String, BTreeMap<String, Vec<&Endpoint>>> = BTreeMap::new();
+        for ep in registry.endpoints() {
+            tree.entry(ep.resource.group.clone())
+                .or_default()
+                .entry(ep.resource.version.clone())
+                .or_default()
+                .push(ep);
+        }
+        let mut d = Discovery::default();
+        let mut group_list = Vec::new();
+        let mut aggregated_groups = Vec::new();
+        for (group, versions) in &tree {
+            let mut names: Vec<&String> = versions.keys().collect();
+            names.sort_by(|a, b| compare_versions(a, b));
+            let mut agg_versions = Vec::new();
+            for v in &names {
+                let eps = &versions[*v];
+                let gv = if group.is_empty() {
+                    v.to_string()
+                } else {
+                    format!("{group}/{v}")
+                };
+                let resources: Vec<Value> = eps.iter().flat_map(|e| legacy_resource(e)).collect();
+                d.resource_lists.insert(
+                    (group.clone(), v.to_string()),
+                    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+                );
+                agg_versions.push(json!({
+                    "version": v,
+                    "resources": eps.iter().map(|e| aggregated_resource(e)).collect::<Vec<_>>(),
+                    "freshness": "Current",
+                }));
+            }
+            let agg = json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": agg_versions});
+            if group.is_empty() {
+                d.api_versions = json!({
+                    "kind": "APIVersions",
+                    "versions": names,
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
+                });
+                d.aggregated_core = agg;
+            } else {
+                let gvs: Vec<Value> = names
+                    .iter()
+                    .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+                    .collect();
+                let group_doc = json!({
+                    "name": group,
+                    "versions": gvs,
+                    "preferredVersion": gvs.first().cloned().unwrap_or(Value::Null),
+                });
+                let mut standalone = group_doc.clone();
+                standalone["kind"] = json!("APIGroup");
+                standalone["apiVersion"] = json!("v1");
+                d.groups.insert(group.clone(), standalone);
+                group_list.push(group_doc);
+                aggregated_groups.push(agg);
+            }
+        }
+        d.group_list = json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": group_list});
+        d.aggregated_apis = json!({"items": aggregated_groups});
+        if d.api_versions.is_null() {
+            d.api_versions = json!({"kind": "APIVersions", "versions": []});
+            d.aggregated_core = json!({"metadata": {"name": ""}, "versions": []});
+        }
+        d
+    }
+
+    /// `GET /api`.
+    pub fn api(&self, headers: &HeaderMap) -> Response {
+        let items = json!([self.aggregated_core]);
+        self.negotiate(headers, items, &self.api_versions)
+    }
+
+    /// `GET /apis`.
+    pub fn apis(&self, headers: &HeaderMap) -> Response {
+        let items = self.aggregated_apis["items"].clone();
+        self.negotiate(headers, items, &self.group_list)
+    }
+
+    /// `GET /api/{version}`.
+    pub fn core_version(&self, version: &str, _headers: &HeaderMap) -> Option<Response> {
+        self.resource_lists
+            .get(&(String::new(), version.to_string()))
+            .map(json_response)
+    }
+
+    /// `GET /apis/{group}`.
+    pub fn group(&self, group: &str, _headers: &HeaderMap) -> Option<Response> {
+        self.groups.get(group).map(json_response)
+    }
+
+    /// `GET /apis/{group}/{version}`.
+    pub fn group_version(
+        &self,
+        group: &str,
+        version: &str,
+        _headers: &HeaderMap,
+    ) -> Option<Response> {
+        if group.is_empty() {
+            return None;
+        }
+        self.resource_lists
+            .get(&(group.to_string(), version.to_string()))
+            .map(json_response)
+    }
+
+    fn negotiate(&self, headers: &HeaderMap, items: Value, legacy: &Value) -> Response {
+        for m in accept_list(headers) {
+            if m.essence == "application/json"
+                && m.param("g") == Some("apidiscovery.k8s.io")
+                && m.param("as") == Some("APIGroupDiscoveryList")
+            {
+                let version = match m.param("v") {
+                    Some("v2") => "v2",
+                    Some("v2beta1") => "v2beta1",
+                    _ => continue,
+                };
+                let doc = json!({
+                    "kind": "APIGroupDiscoveryList",
+                    "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+                    "metadata": {},
+                    "items": items,
+                });
+                return aggregated_response(headers, &doc, version);
+            }
+        }
+        json_response(legacy)
+    }
+}
+
+fn json_response(v: &Value) -> Response {
+    let mut resp = (StatusCode::OK, serde_json::to_vec(v).unwrap_or_default()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn aggregated_response(headers: &HeaderMap, doc: &Value, version: &str) -> Response {
+    let body = serde_json::to_vec(doc).unwrap_or_default();
+    let etag = format!("\"{}\"", hex::encode(Sha512::digest(&body)));
+    let content_type =
+        format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList");
+    let matches = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag);
+    let mut resp = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, body).into_response()
+    };
+    let h = resp.headers_mut();
+    if let Ok(ct) = HeaderValue::from_str(&content_type) {
+        h.insert(header::CONTENT_TYPE, ct);
+    }
+    if let Ok(e) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, e);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_order() {
+        let mut v = vec!["v1beta1", "v1", "v2alpha1", "v2", "v1alpha1", "v1beta2"];
+        v.sort_by(|a, b| compare_versions(a, b));
+        assert_eq!(
+            v,
+            ["v2", "v1", "v1beta2", "v1beta1", "v2alpha1", "v1alpha1"]
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! The HTTP edge: the router, the shared state, the fixed endpoints
+//! (version, health, discovery roots, OpenAPI) and the delegate that answers
+//! what no route serves.
+
+pub mod body;
+pub mod negotiate;
+pub mod request_info;
+pub mod resource;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures::future::BoxFuture;
+use serde_json::json;
+
+use crate::discovery::Discovery;
+use crate::error::ApiError;
+use crate::openapi::OpenApi;
+use crate::rest::install::Registry;
+
+/// The Kubernetes minor version kapi implements (kubectl's dispatcher picks its binary from it).
+pub const KUBE_MINOR: &str = "33";
+
+/// Answers requests no route serves: the seam where the CRD server plugs in,
+/// as kube-apiserver delegates to its extensions server.
+pub trait Delegate: Send + Sync {
+    /// Answers a request.
+    fn handle(&self, req: Request) -> BoxFuture<'static, Response>;
+}
+
+/// The delegate at the end of the chain: 404.
+pub struct NotFound;
+
+impl Delegate for NotFound {
+    fn handle(&self, _req: Request) -> BoxFuture<'static, Response> {
+        Box::pin(async { ApiError::path_not_found().into_response() })
+    }
+}
+
+/// What every handler shares.
+pub struct AppState {
+    /// The served resources.
+    pub registry: Registry,
+    /// Discovery documents.
+    pub discovery: Discovery,
+    /// OpenAPI documents.
+    pub openapi: OpenApi,
+    /// Where unknown paths go.
+    pub delegate: Arc<dyn Delegate>,
+    /// Whether start-up has finished.
+    pub ready: AtomicBool,
+}
+
+/// The router.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/version", get(version))
+        .route("/version/", get(version))
+        .route("/healthz", get(healthz))
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/api", get(api))
+        .route("/api/", get(api))
+        .route("/apis", get(apis))
+        .route("/apis/", get(apis))
+        .route("/openapi/v3", get(openapi_index))
+        .route("/openapi/v3/", get(openapi_index))
+        .route("/openapi/v3/{*path}", get(openapi_document))
+        .fallback(resource::handle)
+        .with_state(state)
+}
+
+/// The `/version` document.
+pub fn version_info() -> serde_json::Value {
+    json!({
+        "major": "1",
+        "minor": KUBE_MINOR,
+        "gitVersion": format!("v1.{KUBE_MINOR}.0+kapi-{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+        "goVersion": "rust",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, if std::env::consts::ARCH == "x86_64" { "amd64" } else if std::env::consts::ARCH == "aarch64" { "arm64" } else { std::env::consts::ARCH }),
+    })
+}
+
+async fn version() -> Response {
+    let mut r = (
+        StatusCode::OK,
+        serde_json::to_vec(&version_info()).unwrap_or_default(),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn health(checks: &[(&str, bool)], verbose: bool, name: &str) -> Response {
+    let ok = checks.iter().all(|(_, ok)| *ok);
+    let body = if verbose || !ok {
+        let mut s = String::new();
+        for (check, passed) in checks {
+            if *passed {
+                s.push_str(&format!("[+]{check} ok\n"));
+            } else {
+                s.push_str(&format!("[-]{check} failed: reason withheld\n"));
+            }
+        }
+        if ok {
+            s.push_str(&format!("{name} check passed\n"));
+        } else {
+            s.push_str(&format!("{name} check failed\n"));
+        }
+        s
+    } else {
+        "ok".to_string()
+    };
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    let mut r = (code, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+#[derive(serde::Deserialize)]
+struct HealthQuery {
+    verbose: Option<String>,
+}
+
+async fn healthz(Query(q): Query<HealthQuery>) -> Response {
+    health(
+        &[("ping", true), ("log", true)],
+        q.verbose.is_some(),
+        "healthz",
+    )
+}
+
+async fn livez(Query(q): Query<HealthQuery>) -> Response {
+    health(
+        &[("ping", true), ("log", true)],
+        q.verbose.is_some(),
+        "livez",
+    )
+}
+
+async fn readyz(State(s): State<Arc<AppState>>, Query(q): Query<HealthQuery>) -> Response {
+    let ready = s.ready.load(Ordering::Acquire);
+    health(
+        &[
+            ("ping", true),
+            ("log", true),
+            ("storage", ready),
+            ("poststarthook/bootstrap-namespaces", ready),
+        ],
+        q.verbose.is_some(),
+        "readyz",
+    )
+}
+
+async fn api(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    s.discovery.api(&headers)
+}
+
+async fn apis(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    s.discovery.apis(&headers)
+}
+
+async fn openapi_index(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    s.openapi.index(&headers)
+}
+
+#[derive(serde::Deserialize)]
+struct HashQuery {
+    hash: Option<String>,
+}
+
+async fn openapi_document(
+    State(s): State<Arc<AppState>>,
+    Path(path): Path<String>,
+    Query(q): Query<HashQuery>,
+    headers: HeaderMap,
+) -> Response {
+    s.openapi.document(&path, q.hash.as_deref(), &headers)
+}

@@ -1,0 +1,417 @@
+//! The resource handler: every URL under `/api/{version}` and
+//! `/apis/{group}/{version}` that names a resource is matched to its
+//! endpoint, the verb is derived from the method and the URL, and the
+//! endpoint's handler for that verb answers. A verb the resource does not
+//! implement is 405; a resource nobody serves goes to the delegate.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use kapi_generated::ApiResource;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::body::{self, go_duration};
+use super::negotiate::{self, Encoding, Output};
+use super::request_info::{self, ApiPath, RequestInfo};
+use crate::error::ApiError;
+use crate::rest::options::{Query, Subresource};
+use crate::rest::{
+    DeleteOpts, Deleted, Endpoint, ObjectList, PatchBody, PatchType, RequestScope, WatchEvent,
+    Written,
+};
+use crate::selector::FieldRequirement;
+use crate::table::{self, IncludeObject};
+
+/// Answers every request the fixed routes do not.
+pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let parsed = request_info::parse(&path);
+    let served = match &parsed {
+        ApiPath::CoreVersion(v) => state.discovery.core_version(v, req.headers()),
+        ApiPath::Group(g) => state.discovery.group(g, req.headers()),
+        ApiPath::GroupVersion(g, v) => state.discovery.group_version(g, v, req.headers()),
+        ApiPath::Resource(info) => {
+            match state
+                .registry
+                .lookup(&info.group, &info.version, &info.resource)
+            {
+                Some(ep) => {
+                    let ep = ep.clone();
+                    let info = info.clone();
+                    return serve(ep, info, req)
+                        .await
+                        .unwrap_or_else(IntoResponse::into_response);
+                }
+                None => None,
+            }
+        }
+        ApiPath::Other => None,
+    };
+    match served {
+        Some(resp) if req.method() == Method::GET => resp,
+        Some(_) => ApiError::method_not_allowed().into_response(),
+        None => state.delegate.handle(req).await,
+    }
+}
+
+fn item_name(info: &RequestInfo) -> Result<&str, ApiError> {
+    info.name
+        .as_deref()
+        .ok_or_else(ApiError::method_not_allowed)
+}
+
+async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let query = Query::parse(parts.uri.query())?;
+    let mut scope = query.scope()?;
+    let r = &ep.resource;
+    if r.namespaced() {
+        scope.namespace = info.namespace.clone();
+        if info.namespace.is_none() && info.name.is_some() {
+            return Err(ApiError::path_not_found());
+        }
+    } else if info.namespace.is_some() {
+        return Err(ApiError::path_not_found());
+    }
+    match info.subresource.as_deref() {
+        None => {}
+        Some("status") if r.status_subresource => scope.subresource = Some(Subresource::Status),
+        Some(_) => return Err(ApiError::path_not_found()),
+    }
+    let watch = info.watch_prefix || matches!(query.get("watch"), Some("true") | Some("1"));
+    if watch {
+        if parts.method != Method::GET || scope.subresource.is_some() {
+            return Err(ApiError::method_not_allowed());
+        }
+        let watcher = ep
+            .watcher
+            .clone()
+            .ok_or_else(ApiError::method_not_allowed)?;
+        let mut opts = query.list_options()?;
+        opts.watch = true;
+        if let Some(name) = &info.name {
+            opts.field_selector.0.push(FieldRequirement {
+                field: "metadata.name".into(),
+                value: name.clone(),
+                negated: false,
+            });
+        }
+        let output = negotiate::output_for_read(&parts.headers, false)?;
+        let include = IncludeObject::parse(query.get("includeObject"))?;
+        let stream = watcher.watch(&scope, &opts).await?;
+        return Ok(watch_response(r.clone(), stream, output, include));
+    }
+    let timeout = match query.get("timeout") {
+        Some(t) => Some(
+            go_duration(t)
+                .ok_or_else(|| ApiError::bad_request(format!("invalid timeout {t:?}")))?,
+        ),
+        None => None,
+    };
+    let work = verb(
+        &ep,
+        &info,
+        &scope,
+        &query,
+        &parts.method,
+        &parts.headers,
+        body,
+    );
+    match timeout {
+        Some(t) if !t.is_zero() => match tokio::time::timeout(t, work).await {
+            Ok(r) => r,
+            Err(_) => Err(ApiError::timeout(
+                "Timeout: request did not complete within requested timeout - context deadline exceeded",
+            )),
+        },
+        _ => work.await,
+    }
+}
+
+async fn verb(
+    ep: &Endpoint,
+    info: &RequestInfo,
+    scope: &RequestScope,
+    query: &Query,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let r = &ep.resource;
+    let na = ApiError::method_not_allowed;
+    match (method.clone(), info.name.is_some()) {
+        (Method::GET, true) => {
+            let getter = ep.getter.as_ref().ok_or_else(na)?;
+            let name = item_name(info)?;
+            let output = negotiate::output_for_read(headers, false)?;
+            let obj = getter.get(scope, name).await?;
+            match output {
+                Output::Object(e) => Ok(object_response(StatusCode::OK, &obj, e, &[])),
+                Output::Table => {
+                    let include = IncludeObject::parse(query.get("includeObject"))?;
+                    let rv = obj
+                        .pointer("/metadata/resourceVersion")
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    let t =
+                        table::to_table(r, &[obj], include, true, json!({"resourceVersion": rv}));
+                    Ok(object_response(StatusCode::OK, &t, Encoding::Json, &[]))
+                }
+                Output::PartialObjectMetadata => Ok(object_response(
+                    StatusCode::OK,
+                    &table::partial_object_metadata(&obj),
+                    Encoding::Json,
+                    &[],
+                )),
+            }
+        }
+        (Method::GET, false) => {
+            if scope.subresource.is_some() {
+                return Err(na());
+            }
+            let lister = ep.lister.as_ref().ok_or_else(na)?;
+            let opts = query.list_options()?;
+            let output = negotiate::output_for_read(headers, true)?;
+            let list = lister.list(scope, &opts).await?;
+            Ok(list_response(
+                r,
+                list,
+                output,
+                IncludeObject::parse(query.get("includeObject"))?,
+            ))
+        }
+        (Method::POST, false) => {
+            if scope.subresource.is_some() {
+                return Err(na());
+            }
+            let creater = ep.creater.as_ref().ok_or_else(na)?;
+            let enc = negotiate::encoding(headers)?;
+            let bytes = body::read(body).await?;
+            let value = body::decode_object(&negotiate::content_type(headers), &bytes)?;
+            let w = creater.create(scope, value).await?;
+            Ok(written_response(w, StatusCode::CREATED, enc))
+        }
+        (Method::PUT, true) => {
+            let updater = ep.updater.as_ref().ok_or_else(na)?;
+            let enc = negotiate::encoding(headers)?;
+            let bytes = body::read(body).await?;
+            let value = body::decode_object(&negotiate::content_type(headers), &bytes)?;
+            let w = updater.update(scope, item_name(info)?, value).await?;
+            let code = if w.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(written_response(w, code, enc))
+        }
+        (Method::PATCH, true) => {
+            let patcher = ep.patcher.as_ref().ok_or_else(na)?;
+            let enc = negotiate::encoding(headers)?;
+            let ct = negotiate::content_type(headers);
+            let accepted = [
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/apply-patch+yaml",
+                "application/strategic-merge-patch+json",
+            ];
+            let Some(type_) = PatchType::from_media_type(&ct.essence)
+                .filter(|_| headers.contains_key(header::CONTENT_TYPE))
+            else {
+                return Err(ApiError::unsupported_media_type(&accepted));
+            };
+            let bytes = body::read(body).await?;
+            let patch = body::decode_patch(type_ == PatchType::Apply, &bytes)?;
+            let force = matches!(query.get("force"), Some("true") | Some("1"));
+            let w = patcher
+                .patch(
+                    scope,
+                    item_name(info)?,
+                    PatchBody {
+                        type_,
+                        patch,
+                        force,
+                    },
+                )
+                .await?;
+            let code = if w.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(written_response(w, code, enc))
+        }
+        (Method::DELETE, true) => {
+            if scope.subresource.is_some() {
+                return Err(na());
+            }
+            let deleter = ep.deleter.as_ref().ok_or_else(na)?;
+            let enc = negotiate::encoding(headers)?;
+            let bytes = body::read(body).await?;
+            let opts = DeleteOpts::from_request(
+                body::decode_optional(&negotiate::content_type(headers), &bytes)?,
+                query,
+            )?;
+            let name = item_name(info)?;
+            match deleter.delete(scope, name, opts).await? {
+                Deleted::Gone { uid } => {
+                    let mut details = json!({"name": name, "kind": r.plural, "uid": uid});
+                    if !r.group.is_empty() {
+                        details["group"] = json!(r.group);
+                    }
+                    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details});
+                    Ok(object_response(StatusCode::OK, &status, enc, &[]))
+                }
+                Deleted::Pending(obj) => Ok(object_response(StatusCode::OK, &obj, enc, &[])),
+            }
+        }
+        (Method::DELETE, false) => {
+            if scope.subresource.is_some() {
+                return Err(na());
+            }
+            let deleter = ep.collection_deleter.as_ref().ok_or_else(na)?;
+            let bytes = body::read(body).await?;
+            let opts = DeleteOpts::from_request(
+                body::decode_optional(&negotiate::content_type(headers), &bytes)?,
+                query,
+            )?;
+            let list_opts = query.list_options()?;
+            let list = deleter.delete_collection(scope, &list_opts, opts).await?;
+            Ok(list_response(
+                r,
+                list,
+                Output::Object(negotiate::encoding(headers)?),
+                IncludeObject::Metadata,
+            ))
+        }
+        _ => Err(na()),
+    }
+}
+
+fn encode(value: &Value, enc: Encoding) -> (Vec<u8>, &'static str) {
+    match enc {
+        Encoding::Json => (
+            serde_json::to_vec(value).unwrap_or_default(),
+            "application/json",
+        ),
+        Encoding::Yaml => (
+            serde_yaml_ng::to_string(value)
+                .unwrap_or_default()
+                .into_bytes(),
+            "application/yaml",
+        ),
+    }
+}
+
+/// An object answer.
+pub fn object_response(
+    code: StatusCode,
+    value: &Value,
+    enc: Encoding,
+    warnings: &[String],
+) -> Response {
+    let (bytes, ct) = encode(value, enc);
+    let mut resp = (code, bytes).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    for w in warnings {
+        let text = format!("299 - {}", Value::String(w.clone()));
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
+}
+
+fn written_response(w: Written, code: StatusCode, enc: Encoding) -> Response {
+    object_response(code, &w.object, enc, &w.warnings)
+}
+
+fn list_meta(list: &ObjectList) -> Value {
+    let mut meta = json!({"resourceVersion": list.resource_version.to_string()});
+    if let Some(c) = &list.continue_token {
+        meta["continue"] = json!(c);
+    }
+    meta
+}
+
+fn list_response(
+    r: &ApiResource,
+    list: ObjectList,
+    output: Output,
+    include: IncludeObject,
+) -> Response {
+    let meta = list_meta(&list);
+    let value = match output {
+        Output::Table => table::to_table(r, &list.items, include, true, meta),
+        Output::PartialObjectMetadata => json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": meta,
+            "items": list.items.iter().map(table::partial_object_metadata).collect::<Vec<_>>(),
+        }),
+        Output::Object(_) => json!({
+            "kind": format!("{}List", r.kind),
+            "apiVersion": r.api_version(),
+            "metadata": meta,
+            "items": list.items,
+        }),
+    };
+    let enc = match output {
+        Output::Object(e) => e,
+        _ => Encoding::Json,
+    };
+    object_response(StatusCode::OK, &value, enc, &[])
+}
+
+/// A streamed watch: one JSON object per line, flushed per event.
+fn watch_response(
+    r: ApiResource,
+    stream: crate::rest::WatchStream,
+    output: Output,
+    include: IncludeObject,
+) -> Response {
+    let mut first = true;
+    let lines = stream.map(move |ev: WatchEvent| {
+        let object = match output {
+            Output::Table if ev.type_ != "ERROR" && ev.type_ != "BOOKMARK" => {
+                let rv = ev
+                    .object
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let t = table::to_table(
+                    &r,
+                    std::slice::from_ref(&ev.object),
+                    include,
+                    first,
+                    json!({"resourceVersion": rv}),
+                );
+                first = false;
+                t
+            }
+            Output::PartialObjectMetadata if ev.type_ != "ERROR" && ev.type_ != "BOOKMARK" => {
+                table::partial_object_metadata(&ev.object)
+            }
+            _ => ev.object,
+        };
+        let mut line =
+            serde_json::to_vec(&json!({"type": ev.type_, "object": object})).unwrap_or_default();
+        line.push(b'\n');
+        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
+    });
+    let mut resp = Response::new(Body::from_stream(lines));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    resp
+}

@@ -1,0 +1,165 @@
+//! The installer: for each resource, detect the verbs its type implements
+//! (`StaticResource::visit_verbs`) and record the matching handler of its
+//! typed storage, as kube-apiserver's installer registers one route per verb
+//! interface a storage implements. The compiler checks the wiring: a verb's
+//! handler can only be recorded when the storage implements that verb's trait.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+
+use kapi_generated::resource::{ResourceVisitor, StaticResource, VerbVisitor, verbs};
+
+use super::Endpoint;
+use super::store::{TypedStore, resource_prefix};
+use super::strategy;
+use crate::storage::Storage;
+
+struct Installer<K: StaticResource> {
+    store: Arc<TypedStore<K>>,
+    endpoint: Endpoint,
+}
+
+impl<K: StaticResource> VerbVisitor<K> for Installer<K> {
+    fn get(&mut self)
+    where
+        K: verbs::Get,
+    {
+        self.endpoint.getter = Some(self.store.clone());
+    }
+    fn list(&mut self)
+    where
+        K: verbs::List,
+    {
+        self.endpoint.lister = Some(self.store.clone());
+    }
+    fn watch(&mut self)
+    where
+        K: verbs::Watch,
+    {
+        self.endpoint.watcher = Some(self.store.clone());
+    }
+    fn create(&mut self)
+    where
+        K: verbs::Create,
+    {
+        self.endpoint.creater = Some(self.store.clone());
+    }
+    fn update(&mut self)
+    where
+        K: verbs::Update,
+    {
+        self.endpoint.updater = Some(self.store.clone());
+    }
+    fn patch(&mut self)
+    where
+        K: verbs::Patch,
+    {
+        self.endpoint.patcher = Some(self.store.clone());
+    }
+    fn delete(&mut self)
+    where
+        K: verbs::Delete,
+    {
+        self.endpoint.deleter = Some(self.store.clone());
+    }
+    fn delete_collection(&mut self)
+    where
+        K: verbs::DeleteCollection,
+    {
+        self.endpoint.collection_deleter = Some(self.store.clone());
+    }
+}
+
+/// (group, version, plural).
+pub type ResourceKey = (String, String, String);
+
+/// Every served resource, by group, version and plural.
+#[derive(Clone, Default)]
+pub struct Registry {
+    endpoints: BTreeMap<ResourceKey, Arc<Endpoint>>,
+}
+
+impl Registry {
+    /// The endpoint of a resource.
+    pub fn lookup(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<Endpoint>> {
+        self.endpoints
+            .get(&(group.to_string(), version.to_string(), plural.to_string()))
+    }
+
+    /// Every endpoint, ordered by group, version and plural.
+    pub fn endpoints(&self) -> impl Iterator<Item = &Arc<Endpoint>> {
+        self.endpoints.values()
+    }
+}
+
+/// Builds a [`Registry`] on one storage.
+pub struct RegistryBuilder {
+    storage: Arc<dyn Storage>,
+    endpoints: Vec<Endpoint>,
+    namespace_content: Arc<OnceLock<Vec<String>>>,
+}
+
+impl RegistryBuilder {
+    /// A builder whose resources will live in `storage`.
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        RegistryBuilder {
+            storage,
+            endpoints: Vec::new(),
+            namespace_content: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Serves `K`, generated or hand-written, with the verbs it implements.
+    pub fn add<K: StaticResource>(&mut self) -> &mut Self {
+        let resource = K::resource().clone();
+        let strategy = strategy::for_resource(&resource, &self.namespace_content);
+        let store = Arc::new(TypedStore::<K>::new(self.storage.clone(), (), strategy));
+        let mut installer = Installer {
+            store,
+            endpoint: Endpoint::new(resource),
+        };
+        K::visit_verbs(&mut installer);
+        self.endpoints.push(installer.endpoint);
+        self
+    }
+
+    /// Serves every kind the schema files declare.
+    pub fn add_generated(&mut self) -> &mut Self {
+        kapi_generated::api::visit_resources(self);
+        self
+    }
+
+    /// The registry.
+    pub fn build(self) -> Registry {
+        let prefixes = self
+            .endpoints
+            .iter()
+            .filter(|e| e.resource.namespaced())
+            .map(|e| resource_prefix(&e.resource))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let _ = self.namespace_content.set(prefixes);
+        let endpoints = self
+            .endpoints
+            .into_iter()
+            .map(|e| {
+                (
+                    (
+                        e.resource.group.clone(),
+                        e.resource.version.clone(),
+                        e.resource.plural.clone(),
+                    ),
+                    Arc::new(e),
+                )
+            })
+            .collect();
+        Registry { endpoints }
+    }
+}
+
+impl ResourceVisitor for RegistryBuilder {
+    fn visit<K: StaticResource>(&mut self) {
+        self.add::<K>();
+    }
+}

@@ -1,0 +1,234 @@
+//! REST storage: one verb trait per verb (as kube-apiserver's `rest.Getter`,
+//! `rest.Creater`, ...), the generic typed storage that implements them over
+//! any [`Storage`](crate::storage::Storage), and the installer that detects the
+//! verbs a resource implements and records one endpoint per verb.
+
+pub mod install;
+pub mod meta;
+pub mod options;
+pub mod store;
+pub mod strategy;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use kapi_generated::ApiResource;
+use serde_json::Value;
+
+use crate::error::ApiError;
+pub use options::{DeleteOpts, FieldValidation, ListOptions, PatchBody, PatchType, RequestScope};
+
+/// A list read.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectList {
+    /// The objects, with their resourceVersions.
+    pub items: Vec<Value>,
+    /// The revision the list was read at.
+    pub resource_version: u64,
+    /// A token for the next page, if there is one.
+    pub continue_token: Option<String>,
+}
+
+/// The result of a write.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The object as stored (or as it would be, for a dry run).
+    pub object: Value,
+    /// Whether the write created the object (201).
+    pub created: bool,
+    /// `Warning` headers for the response.
+    pub warnings: Vec<String>,
+}
+
+/// The result of a delete.
+#[derive(Debug, Clone)]
+pub enum Deleted {
+    /// The object is gone: a `Status` of success is the answer.
+    Gone {
+        /// The deleted object's uid.
+        uid: String,
+    },
+    /// The object stays (finalizers, a terminating namespace): it is the answer.
+    Pending(Value),
+}
+
+/// One watch event.
+#[derive(Debug, Clone)]
+pub struct WatchEvent {
+    /// ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.
+    pub type_: &'static str,
+    /// The object (a `Status` for ERROR).
+    pub object: Value,
+}
+
+/// A stream of watch events; it ends when the watch does.
+pub type WatchStream = BoxStream<'static, WatchEvent>;
+
+/// `get`.
+#[async_trait]
+pub trait Getter: Send + Sync {
+    /// Reads one object.
+    async fn get(&self, scope: &RequestScope, name: &str) -> Result<Value, ApiError>;
+}
+
+/// `list`.
+#[async_trait]
+pub trait Lister: Send + Sync {
+    /// Reads a collection.
+    async fn list(&self, scope: &RequestScope, opts: &ListOptions) -> Result<ObjectList, ApiError>;
+}
+
+/// `watch`.
+#[async_trait]
+pub trait Watcher: Send + Sync {
+    /// Streams changes.
+    async fn watch(
+        &self,
+        scope: &RequestScope,
+        opts: &ListOptions,
+    ) -> Result<WatchStream, ApiError>;
+}
+
+/// `create`.
+#[async_trait]
+pub trait Creater: Send + Sync {
+    /// Creates an object from a request body.
+    async fn create(&self, scope: &RequestScope, body: Value) -> Result<Written, ApiError>;
+}
+
+/// `update`.
+#[async_trait]
+pub trait Updater: Send + Sync {
+    /// Replaces an object.
+    async fn update(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        body: Value,
+    ) -> Result<Written, ApiError>;
+}
+
+/// `patch`.
+#[async_trait]
+pub trait Patcher: Send + Sync {
+    /// Patches an object.
+    async fn patch(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        patch: PatchBody,
+    ) -> Result<Written, ApiError>;
+}
+
+/// `delete`.
+#[async_trait]
+pub trait Deleter: Send + Sync {
+    /// Deletes an object.
+    async fn delete(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        opts: DeleteOpts,
+    ) -> Result<Deleted, ApiError>;
+}
+
+/// `deletecollection`.
+#[async_trait]
+pub trait CollectionDeleter: Send + Sync {
+    /// Deletes the objects a list would return.
+    async fn delete_collection(
+        &self,
+        scope: &RequestScope,
+        opts: &ListOptions,
+        del: DeleteOpts,
+    ) -> Result<ObjectList, ApiError>;
+}
+
+/// A served resource: how it is served and one handler per verb it implements.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// Names, scope, subresources, columns.
+    pub resource: ApiResource,
+    /// `get`, if implemented.
+    pub getter: Option<Arc<dyn Getter>>,
+    /// `list`, if implemented.
+    pub lister: Option<Arc<dyn Lister>>,
+    /// `watch`, if implemented.
+    pub watcher: Option<Arc<dyn Watcher>>,
+    /// `create`, if implemented.
+    pub creater: Option<Arc<dyn Creater>>,
+    /// `update`, if implemented.
+    pub updater: Option<Arc<dyn Updater>>,
+    /// `patch`, if implemented.
+    pub patcher: Option<Arc<dyn Patcher>>,
+    /// `delete`, if implemented.
+    pub deleter: Option<Arc<dyn Deleter>>,
+    /// `deletecollection`, if implemented.
+    pub collection_deleter: Option<Arc<dyn CollectionDeleter>>,
+}
+
+impl Endpoint {
+    /// An endpoint that serves no verb yet.
+    pub fn new(resource: ApiResource) -> Self {
+        Endpoint {
+            resource,
+            getter: None,
+            lister: None,
+            watcher: None,
+            creater: None,
+            updater: None,
+            patcher: None,
+            deleter: None,
+            collection_deleter: None,
+        }
+    }
+
+    /// The verbs served, in discovery's order.
+    pub fn verbs(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.creater.is_some() {
+            v.push("create");
+        }
+        if self.deleter.is_some() {
+            v.push("delete");
+        }
+        if self.collection_deleter.is_some() {
+            v.push("deletecollection");
+        }
+        if self.getter.is_some() {
+            v.push("get");
+        }
+        if self.lister.is_some() {
+            v.push("list");
+        }
+        if self.patcher.is_some() {
+            v.push("patch");
+        }
+        if self.updater.is_some() {
+            v.push("update");
+        }
+        if self.watcher.is_some() {
+            v.push("watch");
+        }
+        v
+    }
+
+    /// The verbs of the status subresource: get, patch and update where the resource has them.
+    pub fn status_verbs(&self) -> Vec<&'static str> {
+        if !self.resource.status_subresource {
+            return Vec::new();
+        }
+        let mut v = Vec::new();
+        if self.getter.is_some() {
+            v.push("get");
+        }
+        if self.patcher.is_some() {
+            v.push("patch");
+        }
+        if self.updater.is_some() {
+            v.push("update");
+        }
+        v
+    }
+}

@@ -1,0 +1,1067 @@
+//! The generic REST storage: one copy of the CRUD, list, watch and patch
+//! logic for every resource type `K`, on top of any [`Storage`]. Objects are
+//! stored as JSON without their resourceVersion, which is the key's
+//! modification revision and is set when they are read, as upstream does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine;
+use bytes::Bytes;
+use futures::StreamExt;
+use kapi_generated::resource::verbs;
+use kapi_generated::{ApiResource, Resource};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::options::{ResourceVersionMatch, Subresource};
+use super::strategy::Strategy;
+use super::{
+    CollectionDeleter, Creater, DeleteOpts, Deleted, Deleter, FieldValidation, Getter, ListOptions,
+    Lister, ObjectList, PatchBody, PatchType, Patcher, RequestScope, Updater, WatchEvent,
+    WatchStream, Watcher, Written,
+};
+use crate::error::{ApiError, FieldError, Target};
+use crate::rest::meta;
+use crate::storage::{Event, KeyValue, Rev, Storage, StorageError};
+
+/// How many times a write that lost a race is retried.
+const RETRIES: usize = 8;
+/// How often a watch that allows bookmarks gets one.
+const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The REST storage of one resource type.
+pub struct TypedStore<K: Resource> {
+    storage: Arc<dyn Storage>,
+    dt: K::DynamicType,
+    strategy: Arc<dyn Strategy>,
+    /// `/registry/[group/]plural/`.
+    prefix: String,
+}
+
+/// The key prefix of a resource: `/registry/configmaps/`, `/registry/coordination.k8s.io/leases/`.
+pub fn resource_prefix(r: &ApiResource) -> String {
+    if r.group.is_empty() {
+        format!("/registry/{}/", r.plural)
+    } else {
+        format!("/registry/{}/{}/", r.group, r.plural)
+    }
+}
+
+/// Sets `metadata.resourceVersion`.
+pub fn set_resource_version(obj: &mut Value, rev: Rev) {
+    if let Some(map) = obj.as_object_mut() {
+        let meta = map.entry("metadata").or_insert_with(|| json!({}));
+        if let Some(m) = meta.as_object_mut() {
+            m.insert("resourceVersion".into(), Value::String(rev.to_string()));
+        }
+    }
+}
+
+fn strip_resource_version(obj: &mut Value) {
+    if let Some(m) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        m.remove("resourceVersion");
+    }
+}
+
+/// Decodes a stored object and gives it its resourceVersion.
+pub fn decode_stored(kv: &KeyValue, rev: Rev) -> Result<Value, ApiError> {
+    let mut v: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::internal(format!("stored object {} is not JSON: {e}", kv.key)))?;
+    set_resource_version(&mut v, rev);
+    Ok(v)
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    v: String,
+    rv: Rev,
+    start: String,
+}
+
+fn encode_continue(rv: Rev, start: &str) -> String {
+    let token = ContinueToken {
+        v: "meta.k8s.io/v1".into(),
+        rv,
+        start: start.to_string(),
+    };
+    base64::engine::general_purpose::URL_SAFE.encode(serde_json::to_vec(&token).unwrap_or_default())
+}
+
+fn decode_continue(token: &str, prefix: &str) -> Result<ContinueToken, ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+        )
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(token))
+        .map_err(|_| bad())?;
+    let t: ContinueToken = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    if !t.start.starts_with(prefix) || t.start.contains("/../") {
+        return Err(bad());
+    }
+    Ok(t)
+}
+
+fn names_in(obj: &Value) -> (&str, Option<&str>) {
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(|n| n.as_str())
+        .unwrap_or("");
+    let ns = obj.pointer("/metadata/namespace").and_then(|n| n.as_str());
+    (name, ns)
+}
+
+/// The object without what does not count for `generation`: metadata and status.
+fn spec_part(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("metadata");
+        m.remove("status");
+        m.remove("apiVersion");
+        m.remove("kind");
+    }
+    v
+}
+
+impl<K: Resource> TypedStore<K> {
+    /// A store for `K` on `storage`.
+    pub fn new(storage: Arc<dyn Storage>, dt: K::DynamicType, strategy: Arc<dyn Strategy>) -> Self {
+        let prefix = resource_prefix(K::api_resource(&dt));
+        TypedStore {
+            storage,
+            dt,
+            strategy,
+            prefix,
+        }
+    }
+
+    fn resource(&self) -> &ApiResource {
+        K::api_resource(&self.dt)
+    }
+
+    fn target<'a>(&'a self, name: &'a str) -> Target<'a> {
+        let r = self.resource();
+        Target {
+            resource: &r.plural,
+            group: &r.group,
+            name,
+        }
+    }
+
+    fn namespace<'a>(&self, scope: &'a RequestScope) -> Option<&'a str> {
+        if self.resource().namespaced() {
+            scope.namespace.as_deref()
+        } else {
+            None
+        }
+    }
+
+    fn key(&self, ns: Option<&str>, name: &str) -> String {
+        match ns {
+            Some(ns) => format!("{}{ns}/{name}", self.prefix),
+            None => format!("{}{name}", self.prefix),
+        }
+    }
+
+    fn collection_prefix(&self, ns: Option<&str>) -> String {
+        match ns {
+            Some(ns) => format!("{}{ns}/", self.prefix),
+            None => self.prefix.clone(),
+        }
+    }
+
+    fn storage_error(&self, e: StorageError, name: &str) -> ApiError {
+        ApiError::from_storage(e, self.target(name))
+    }
+
+    /// Decodes a request body into `K`, checking apiVersion and kind and
+    /// reporting unknown fields as `fieldValidation` asks.
+    fn decode(&self, scope: &RequestScope, body: Value) -> Result<(K, Vec<String>), ApiError> {
+        let r = self.resource();
+        let api_version = r.api_version();
+        if !body.is_object() {
+            return Err(ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: the body must be a JSON object",
+                r.kind, r.version, r.kind
+            )));
+        }
+        if let Some(v) = body.get("apiVersion").and_then(|v| v.as_str()) {
+            if v != api_version {
+                return Err(ApiError::bad_request(format!(
+                    "the API version in the data ({v}) does not match the expected API version ({api_version})"
+                )));
+            }
+        }
+        if let Some(k) = body.get("kind").and_then(|k| k.as_str()) {
+            if k != r.kind {
+                return Err(ApiError::bad_request(format!(
+                    "the kind in the data ({k}) does not match the expected kind ({})",
+                    r.kind
+                )));
+            }
+        }
+        let mut unknown = Vec::new();
+        let mut obj: K = serde_ignored::deserialize(body, |path| unknown.push(path.to_string()))
+            .map_err(|e| {
+                ApiError::bad_request(format!(
+                    "{} in version \"{}\" cannot be handled as a {}: {e}",
+                    r.kind, r.version, r.kind
+                ))
+            })?;
+        let warnings: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        let warnings = match scope.field_validation {
+            FieldValidation::Ignore => Vec::new(),
+            FieldValidation::Warn => warnings,
+            FieldValidation::Strict if warnings.is_empty() => Vec::new(),
+            FieldValidation::Strict => {
+                return Err(ApiError::bad_request(format!(
+                    "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                    r.kind,
+                    r.version,
+                    r.kind,
+                    warnings.join(", ")
+                )));
+            }
+        };
+        obj.set_type_meta(api_version, r.kind.clone());
+        Ok((obj, warnings))
+    }
+
+    fn to_value(&self, obj: &K) -> Result<Value, ApiError> {
+        serde_json::to_value(obj).map_err(ApiError::internal)
+    }
+
+    async fn ensure_namespace(&self, ns: &str, name: &str) -> Result<(), ApiError> {
+        let kv = self
+            .storage
+            .get(&format!("/registry/namespaces/{ns}"))
+            .await
+            .map_err(|e| self.storage_error(e, name))?;
+        let Some(kv) = kv else {
+            return Err(ApiError::not_found(Target {
+                resource: "namespaces",
+                group: "",
+                name: ns,
+            }));
+        };
+        let obj: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
+        if obj
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|d| !d.is_null())
+        {
+            let mut e = ApiError::forbidden(
+                self.target(name),
+                &format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
+            );
+            if let Some(d) = e.details.as_mut() {
+                d.causes = Some(vec![kapi_generated::api::meta::v1::StatusCause {
+                    reason: Some("NamespaceTerminating".into()),
+                    message: Some(format!("namespace {ns} is being terminated")),
+                    field: Some("metadata.namespace".into()),
+                }]);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Checks the namespace of an object against the request's.
+    fn check_namespace(&self, scope: &RequestScope, obj: &mut K) -> Result<(), ApiError> {
+        let url_ns = self.namespace(scope);
+        let meta = obj.metadata_mut();
+        match url_ns {
+            Some(ns) => match meta.namespace.as_deref() {
+                None | Some("") => meta.namespace = Some(ns.to_string()),
+                Some(n) if n == ns => {}
+                Some(_) => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
+                }
+            },
+            None => meta.namespace = None,
+        }
+        Ok(())
+    }
+
+    fn validate_meta(&self, obj: &K) -> Result<(), ApiError> {
+        let errs = meta::validate(obj.metadata(), self.strategy.label_names());
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            let r = self.resource();
+            Err(ApiError::invalid(
+                &r.kind,
+                &r.group,
+                obj.metadata().name_str(),
+                errs,
+            ))
+        }
+    }
+
+    async fn read(&self, ns: Option<&str>, name: &str) -> Result<(KeyValue, Value), ApiError> {
+        let key = self.key(ns, name);
+        match self.storage.get(&key).await {
+            Ok(Some(kv)) => {
+                let v = decode_stored(&kv, kv.mod_rev)?;
+                Ok((kv, v))
+            }
+            Ok(None) => Err(ApiError::not_found(self.target(name))),
+            Err(e) => Err(self.storage_error(e, name)),
+        }
+    }
+
+    /// Turns a decoded new state into what is stored, given the current state;
+    /// returns None when nothing changes.
+    fn prepare_update(
+        &self,
+        scope: &RequestScope,
+        old: &Value,
+        mut new: K,
+    ) -> Result<Option<Value>, ApiError> {
+        let name = old
+            .pointer("/metadata/name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("")
+            .to_string();
+        {
+            let r = self.resource();
+            let m = new.metadata_mut();
+            let old_meta = &old["metadata"];
+            let keep = |field: &str| {
+                old_meta
+                    .get(field)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            if let (Some(sent), Some(stored)) = (m.uid.as_deref(), keep("uid")) {
+                if !sent.is_empty() && sent != stored {
+                    return Err(ApiError::conflict(
+                        self.target(&name),
+                        &format!(
+                            "Precondition failed: UID in precondition: {sent}, UID in object meta: {stored}"
+                        ),
+                    ));
+                }
+            }
+            m.uid = keep("uid");
+            m.creation_timestamp = keep("creationTimestamp");
+            m.deletion_timestamp = keep("deletionTimestamp");
+            m.deletion_grace_period_seconds = old_meta
+                .get("deletionGracePeriodSeconds")
+                .and_then(|v| v.as_i64());
+            m.generation = old_meta.get("generation").and_then(|v| v.as_i64());
+            m.resource_version = None;
+            let _ = r;
+        }
+        self.validate_meta(&new)?;
+        let mut value = self.to_value(&new)?;
+        let status_sub = self.resource().status_subresource;
+        if let Some(Subresource::Status) = scope.subresource {
+            // On /status only the status changes.
+            let mut merged = old.clone();
+            if let Some(m) = merged.as_object_mut() {
+                match value.get("status") {
+                    Some(s) => m.insert("status".into(), s.clone()),
+                    None => m.remove("status"),
+                };
+            }
+            value = merged;
+        } else if status_sub {
+            // On the main resource status changes are ignored.
+            if let Some(m) = value.as_object_mut() {
+                match old.get("status") {
+                    Some(s) => m.insert("status".into(), s.clone()),
+                    None => m.remove("status"),
+                };
+            }
+        }
+        if let Some(ns_status) = old
+            .get("status")
+            .filter(|_| self.strategy.label_names() && self.resource().plural == "namespaces")
+        {
+            // A namespace's phase is the server's.
+            if let Some(m) = value.as_object_mut() {
+                m.insert("status".into(), ns_status.clone());
+            }
+        }
+        if spec_part(&value) != spec_part(old) {
+            let gen_ = old
+                .pointer("/metadata/generation")
+                .and_then(|g| g.as_i64())
+                .unwrap_or(0)
+                + 1;
+            if let Some(m) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+                m.insert("generation".into(), json!(gen_));
+            }
+        }
+        let mut old_cmp = old.clone();
+        strip_resource_version(&mut old_cmp);
+        strip_resource_version(&mut value);
+        if value == old_cmp {
+            return Ok(None);
+        }
+        Ok(Some(value))
+    }
+
+    /// Writes `value` over the stored object at `mod_rev`.
+    async fn write_update(
+        &self,
+        name: &str,
+        key: &str,
+        mut value: Value,
+        mod_rev: Rev,
+    ) -> Result<Value, ApiError> {
+        let bytes = Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
+        let kv = self
+            .storage
+            .update(key, bytes, mod_rev)
+            .await
+            .map_err(|e| self.storage_error(e, name))?;
+        set_resource_version(&mut value, kv.mod_rev);
+        Ok(value)
+    }
+
+    async fn update_inner(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        body: Value,
+    ) -> Result<Written, ApiError> {
+        let (mut obj, warnings) = self.decode(scope, body)?;
+        match obj.metadata().name.as_deref() {
+            None | Some("") => obj.metadata_mut().name = Some(name.to_string()),
+            Some(n) if n == name => {}
+            Some(n) => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )));
+            }
+        }
+        self.check_namespace(scope, &mut obj)?;
+        let ns = self.namespace(scope).map(str::to_string);
+        if let Some(ns) = &ns {
+            self.ensure_namespace(ns, name).await?;
+        }
+        let wanted_rv = obj
+            .metadata()
+            .resource_version
+            .clone()
+            .filter(|s| !s.is_empty());
+        let wanted_rv = match wanted_rv {
+            Some(s) => Some(s.parse::<Rev>().map_err(|_| {
+                let r = self.resource();
+                ApiError::invalid(
+                    &r.kind,
+                    &r.group,
+                    name,
+                    vec![FieldError::invalid(
+                        "metadata.resourceVersion",
+                        &s,
+                        "must be a number",
+                    )],
+                )
+            })?),
+            None => None,
+        };
+        let key = self.key(ns.as_deref(), name);
+        for _ in 0..RETRIES {
+            let (kv, old) = self.read(ns.as_deref(), name).await?;
+            if let Some(rv) = wanted_rv {
+                if rv != kv.mod_rev {
+                    return Err(ApiError::stale(self.target(name)));
+                }
+            }
+            let Some(value) = self.prepare_update(scope, &old, obj.clone())? else {
+                return Ok(Written {
+                    object: old,
+                    created: false,
+                    warnings,
+                });
+            };
+            if scope.dry_run {
+                let mut v = value;
+                set_resource_version(&mut v, kv.mod_rev);
+                return Ok(Written {
+                    object: v,
+                    created: false,
+                    warnings,
+                });
+            }
+            match self.write_update(name, &key, value, kv.mod_rev).await {
+                Ok(object) => {
+                    return Ok(Written {
+                        object,
+                        created: false,
+                        warnings,
+                    });
+                }
+                // Lost a race with another writer: an unconditional update tries again.
+                Err(e) if e.reason == "Conflict" && wanted_rv.is_none() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ApiError::stale(self.target(name)))
+    }
+
+    fn apply_patch(
+        &self,
+        name: &str,
+        current: &Value,
+        patch: &PatchBody,
+    ) -> Result<Value, ApiError> {
+        let mut doc = current.clone();
+        match patch.type_ {
+            PatchType::Merge => {
+                if !patch.patch.is_object() {
+                    return Err(ApiError::bad_request("a merge patch must be a JSON object"));
+                }
+                json_patch::merge(&mut doc, &patch.patch);
+            }
+            PatchType::Json => {
+                let ops: json_patch::Patch =
+                    serde_json::from_value(patch.patch.clone()).map_err(|e| {
+                        ApiError::bad_request(format!(
+                            "the server rejected our request due to an error in our request: {e}"
+                        ))
+                    })?;
+                json_patch::patch(&mut doc, &ops).map_err(|e| {
+                    let r = self.resource();
+                    ApiError::invalid(
+                        &r.kind,
+                        &r.group,
+                        name,
+                        vec![FieldError::invalid_raw(
+                            "patch",
+                            &patch.patch.to_string(),
+                            &e.to_string(),
+                        )],
+                    )
+                })?;
+            }
+            PatchType::StrategicMerge | PatchType::Apply => {
+                return Err(ApiError::unsupported_media_type(&[
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                ]));
+            }
+        }
+        Ok(doc)
+    }
+
+    async fn patch_inner(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        patch: PatchBody,
+    ) -> Result<Written, ApiError> {
+        let ns = self.namespace(scope).map(str::to_string);
+        let key = self.key(ns.as_deref(), name);
+        for _ in 0..RETRIES {
+            let (kv, current) = self.read(ns.as_deref(), name).await?;
+            let patched = self.apply_patch(name, &current, &patch)?;
+            // A patch that sets metadata.resourceVersion is a precondition.
+            let patched_rv = patched
+                .pointer("/metadata/resourceVersion")
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            let pinned = patched_rv.as_deref()
+                != current
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(|v| v.as_str());
+            if pinned {
+                return Err(ApiError::stale(self.target(name)));
+            }
+            let (n, _) = names_in(&patched);
+            if n != name {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )));
+            }
+            let (mut obj, warnings) = self.decode(scope, patched)?;
+            self.check_namespace(scope, &mut obj)?;
+            if let Some(ns) = &ns {
+                self.ensure_namespace(ns, name).await?;
+            }
+            let Some(value) = self.prepare_update(scope, &current, obj)? else {
+                return Ok(Written {
+                    object: current,
+                    created: false,
+                    warnings,
+                });
+            };
+            if scope.dry_run {
+                let mut v = value;
+                set_resource_version(&mut v, kv.mod_rev);
+                return Ok(Written {
+                    object: v,
+                    created: false,
+                    warnings,
+                });
+            }
+            match self.write_update(name, &key, value, kv.mod_rev).await {
+                Ok(object) => {
+                    return Ok(Written {
+                        object,
+                        created: false,
+                        warnings,
+                    });
+                }
+                Err(e) if e.reason == "Conflict" => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ApiError::stale(self.target(name)))
+    }
+
+    fn matches(opts: &ListOptions, obj: &Value) -> bool {
+        opts.label_selector.matches_object(obj) && opts.field_selector.matches_object(obj)
+    }
+
+    async fn list_inner(
+        &self,
+        scope: &RequestScope,
+        opts: &ListOptions,
+    ) -> Result<ObjectList, ApiError> {
+        opts.validate()?;
+        opts.field_selector.check_supported(&[])?;
+        let prefix = self.collection_prefix(self.namespace(scope));
+        let (mut start_after, token_rv) = match &opts.continue_token {
+            Some(t) => {
+                let t = decode_continue(t, &prefix)?;
+                (Some(t.start), Some(t.rv))
+            }
+            None => (None, None),
+        };
+        if let (Some(rv), Some(ResourceVersionMatch::Exact)) =
+            (&opts.resource_version, opts.resource_version_match)
+        {
+            let current = self
+                .storage
+                .current_rev()
+                .await
+                .map_err(|e| self.storage_error(e, ""))?;
+            if rv.parse::<Rev>().ok() != Some(current) {
+                return Err(ApiError::expired(
+                    "The resourceVersion for the provided list is too old.",
+                ));
+            }
+        }
+        let chunk = if opts.limit > 0 {
+            opts.limit.max(64)
+        } else {
+            0
+        };
+        let mut items = Vec::new();
+        let mut list_rev = None;
+        let mut continue_from = None;
+        'pages: loop {
+            let page = self
+                .storage
+                .list(&prefix, start_after.as_deref(), chunk)
+                .await
+                .map_err(|e| self.storage_error(e, ""))?;
+            list_rev.get_or_insert(page.rev);
+            let n = page.items.len();
+            for (i, kv) in page.items.iter().enumerate() {
+                let obj = decode_stored(kv, kv.mod_rev)?;
+                if Self::matches(opts, &obj) {
+                    items.push(obj);
+                    if opts.limit > 0 && items.len() == opts.limit {
+                        if i + 1 < n || page.more {
+                            continue_from = Some(kv.key.clone());
+                        }
+                        break 'pages;
+                    }
+                }
+            }
+            if !page.more {
+                break;
+            }
+            start_after = page.items.last().map(|kv| kv.key.clone());
+        }
+        let rev = token_rv.or(list_rev).unwrap_or(0);
+        Ok(ObjectList {
+            items,
+            resource_version: rev,
+            continue_token: continue_from.map(|k| encode_continue(rev, &k)),
+        })
+    }
+
+    fn bookmark(&self, rev: Rev, initial_end: bool) -> Value {
+        let r = self.resource();
+        let mut meta = json!({"resourceVersion": rev.to_string(), "creationTimestamp": null});
+        if initial_end {
+            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        json!({"kind": r.kind, "apiVersion": r.api_version(), "metadata": meta})
+    }
+
+    async fn watch_inner(
+        &self,
+        scope: &RequestScope,
+        opts: &ListOptions,
+    ) -> Result<WatchStream, ApiError> {
+        opts.validate()?;
+        opts.field_selector.check_supported(&[])?;
+        let prefix = self.collection_prefix(self.namespace(scope));
+        let requested: Option<Rev> = opts
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .filter(|v| *v != 0);
+        let (initial, start, end_bookmark) = match (opts.send_initial_events, requested) {
+            (Some(true), _) | (None, None) => {
+                let all = self
+                    .list_inner(
+                        scope,
+                        &ListOptions {
+                            label_selector: opts.label_selector.clone(),
+                            field_selector: opts.field_selector.clone(),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                (
+                    all.items,
+                    all.resource_version,
+                    opts.send_initial_events == Some(true),
+                )
+            }
+            (Some(false), None) => {
+                let rev = self
+                    .storage
+                    .current_rev()
+                    .await
+                    .map_err(|e| self.storage_error(e, ""))?;
+                (Vec::new(), rev, false)
+            }
+            (_, Some(rev)) => (Vec::new(), rev, false),
+        };
+        let current = self
+            .storage
+            .current_rev()
+            .await
+            .map_err(|e| self.storage_error(e, ""))?;
+        if start > current {
+            return Err(ApiError::timeout(format!(
+                "Too large resource version: {start}, current: {current}"
+            )));
+        }
+        let (tx, rx) = mpsc::channel::<WatchEvent>(256);
+        let events = match self.storage.watch(&prefix, start).await {
+            Ok(s) => s,
+            Err(StorageError::Compacted {
+                requested,
+                compacted,
+            }) => {
+                let status = ApiError::expired(format!(
+                    "too old resource version: {requested} ({compacted})"
+                ))
+                .status();
+                let ev = WatchEvent {
+                    type_: "ERROR",
+                    object: serde_json::to_value(status).unwrap_or_default(),
+                };
+                return Ok(futures::stream::iter([ev]).boxed());
+            }
+            Err(e) => return Err(self.storage_error(e, "")),
+        };
+        let timeout = match opts.timeout_seconds {
+            Some(t) => Duration::from_secs(t),
+            // Upstream picks a random duration between 30 and 60 minutes.
+            None => Duration::from_secs(1800 + rand::random::<u64>() % 1800),
+        };
+        let bookmarks = opts.allow_watch_bookmarks;
+        let opts = opts.clone();
+        let kind_bookmark = self.bookmark(0, false);
+        let end_marker = end_bookmark.then(|| self.bookmark(start, true));
+        tokio::spawn(async move {
+            let deadline = tokio::time::sleep(timeout);
+            tokio::pin!(deadline);
+            let mut events = events;
+            let mut last = start;
+            for obj in initial {
+                if tx
+                    .send(WatchEvent {
+                        type_: "ADDED",
+                        object: obj,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if let Some(marker) = end_marker {
+                if tx
+                    .send(WatchEvent {
+                        type_: "BOOKMARK",
+                        object: marker,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
+            ticker.tick().await;
+            loop {
+                tokio::select! {
+                    _ = &mut deadline => return,
+                    _ = tx.closed() => return,
+                    _ = ticker.tick(), if bookmarks => {
+                        let mut b = kind_bookmark.clone();
+                        b["metadata"]["resourceVersion"] = Value::String(last.to_string());
+                        if tx.send(WatchEvent { type_: "BOOKMARK", object: b }).await.is_err() {
+                            return;
+                        }
+                    }
+                    next = events.next() => {
+                        let ev = match next {
+                            None => return,
+                            Some(Err(e)) => {
+                                let status = ApiError::from_storage(e, Target { resource: "", group: "", name: "" }).status();
+                                let _ = tx.send(WatchEvent { type_: "ERROR", object: serde_json::to_value(status).unwrap_or_default() }).await;
+                                return;
+                            }
+                            Some(Ok(ev)) => ev,
+                        };
+                        last = ev.rev();
+                        let out = match &ev {
+                            Event::Put { kv } => decode_stored(kv, kv.mod_rev).ok().map(|o| {
+                                (if kv.create_rev == kv.mod_rev { "ADDED" } else { "MODIFIED" }, o)
+                            }),
+                            Event::Delete { prev, rev } => decode_stored(prev, *rev).ok().map(|o| ("DELETED", o)),
+                        };
+                        if let Some((type_, object)) = out {
+                            if opts.label_selector.matches_object(&object) && opts.field_selector.matches_object(&object)
+                                && tx.send(WatchEvent { type_, object }).await.is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(tokio_stream::wrappers::ReceiverStream::new(rx).boxed())
+    }
+}
+
+#[async_trait]
+impl<K: verbs::Get> Getter for TypedStore<K> {
+    async fn get(&self, scope: &RequestScope, name: &str) -> Result<Value, ApiError> {
+        Ok(self.read(self.namespace(scope), name).await?.1)
+    }
+}
+
+#[async_trait]
+impl<K: verbs::List> Lister for TypedStore<K> {
+    async fn list(&self, scope: &RequestScope, opts: &ListOptions) -> Result<ObjectList, ApiError> {
+        self.list_inner(scope, opts).await
+    }
+}
+
+#[async_trait]
+impl<K: verbs::Watch> Watcher for TypedStore<K> {
+    async fn watch(
+        &self,
+        scope: &RequestScope,
+        opts: &ListOptions,
+    ) -> Result<WatchStream, ApiError> {
+        self.watch_inner(scope, opts).await
+    }
+}
+
+#[async_trait]
+impl<K: verbs::Create> Creater for TypedStore<K> {
+    async fn create(&self, scope: &RequestScope, body: Value) -> Result<Written, ApiError> {
+        let (mut obj, warnings) = self.decode(scope, body)?;
+        self.check_namespace(scope, &mut obj)?;
+        {
+            let m = obj.metadata_mut();
+            if m.name.as_deref().unwrap_or("").is_empty() {
+                if let Some(prefix) = m.generate_name.as_deref().filter(|g| !g.is_empty()) {
+                    m.name = Some(meta::generate_name(prefix));
+                }
+            }
+            m.uid = Some(uuid::Uuid::new_v4().to_string());
+            m.creation_timestamp = Some(meta::now_rfc3339());
+            m.resource_version = None;
+            m.generation = Some(1);
+            m.deletion_timestamp = None;
+            m.deletion_grace_period_seconds = None;
+        }
+        self.validate_meta(&obj)?;
+        let name = obj.metadata().name_str().to_string();
+        let ns = obj.metadata().namespace.clone();
+        if let Some(ns) = &ns {
+            self.ensure_namespace(ns, &name).await?;
+        }
+        let mut value = self.to_value(&obj)?;
+        if self.resource().status_subresource {
+            if let Some(m) = value.as_object_mut() {
+                m.remove("status");
+            }
+        }
+        self.strategy.prepare_for_create(&mut value);
+        if scope.dry_run {
+            return Ok(Written {
+                object: value,
+                created: true,
+                warnings,
+            });
+        }
+        let bytes = Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
+        let kv = self
+            .storage
+            .create(&self.key(ns.as_deref(), &name), bytes)
+            .await
+            .map_err(|e| self.storage_error(e, &name))?;
+        set_resource_version(&mut value, kv.mod_rev);
+        Ok(Written {
+            object: value,
+            created: true,
+            warnings,
+        })
+    }
+}
+
+#[async_trait]
+impl<K: verbs::Update> Updater for TypedStore<K> {
+    async fn update(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        body: Value,
+    ) -> Result<Written, ApiError> {
+        self.update_inner(scope, name, body).await
+    }
+}
+
+#[async_trait]
+impl<K: verbs::Patch> Patcher for TypedStore<K> {
+    async fn patch(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        patch: PatchBody,
+    ) -> Result<Written, ApiError> {
+        self.patch_inner(scope, name, patch).await
+    }
+}
+
+#[async_trait]
+impl<K: verbs::Delete> Deleter for TypedStore<K> {
+    async fn delete(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        opts: DeleteOpts,
+    ) -> Result<Deleted, ApiError> {
+        self.strategy.check_delete(name)?;
+        let ns = self.namespace(scope).map(str::to_string);
+        let key = self.key(ns.as_deref(), name);
+        for _ in 0..RETRIES {
+            let (kv, current) = self.read(ns.as_deref(), name).await?;
+            let uid = current
+                .pointer("/metadata/uid")
+                .and_then(|u| u.as_str())
+                .unwrap_or("")
+                .to_string();
+            if let Some(want) = &opts.precondition_uid {
+                if *want != uid {
+                    return Err(ApiError::conflict(
+                        self.target(name),
+                        &format!(
+                            "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
+                        ),
+                    ));
+                }
+            }
+            if let Some(want) = &opts.precondition_resource_version {
+                if *want != kv.mod_rev.to_string() {
+                    return Err(ApiError::conflict(
+                        self.target(name),
+                        &format!(
+                            "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
+                            kv.mod_rev
+                        ),
+                    ));
+                }
+            }
+            if scope.dry_run {
+                return Ok(Deleted::Gone { uid });
+            }
+            match self.storage.delete(&key, Some(kv.mod_rev)).await {
+                Ok(_) => {
+                    self.strategy
+                        .after_delete(name, self.storage.as_ref())
+                        .await?;
+                    return Ok(Deleted::Gone { uid });
+                }
+                Err(StorageError::Conflict { .. }) => continue,
+                Err(e) => return Err(self.storage_error(e, name)),
+            }
+        }
+        Err(ApiError::stale(self.target(name)))
+    }
+}
+
+#[async_trait]
+impl<K: verbs::DeleteCollection> CollectionDeleter for TypedStore<K> {
+    async fn delete_collection(
+        &self,
+        scope: &RequestScope,
+        opts: &ListOptions,
+        _del: DeleteOpts,
+    ) -> Result<ObjectList, ApiError> {
+        let mut all = self
+            .list_inner(
+                scope,
+                &ListOptions {
+                    label_selector: opts.label_selector.clone(),
+                    field_selector: opts.field_selector.clone(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut deleted = Vec::new();
+        for obj in all.items.drain(..) {
+            let (name, ns) = names_in(&obj);
+            let (name, ns) = (name.to_string(), ns.map(str::to_string));
+            if self.strategy.check_delete(&name).is_err() {
+                continue;
+            }
+            if !scope.dry_run {
+                match self
+                    .storage
+                    .delete(&self.key(ns.as_deref(), &name), None)
+                    .await
+                {
+                    Ok(_) => {
+                        self.strategy
+                            .after_delete(&name, self.storage.as_ref())
+                            .await?
+                    }
+                    Err(StorageError::NotFound(_)) => continue,
+                    Err(e) => return Err(self.storage_error(e, &name)),
+                }
+            }
+            deleted.push(obj);
+        }
+        all.items = deleted;
+        Ok(all)
+    }
+}

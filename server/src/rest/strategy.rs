@@ -1,0 +1,113 @@
+//! Per-kind behaviour, as kube-apiserver's registry strategies: what a kind
+//! does on create, update and delete beyond the generic rules. Most kinds use
+//! the default; namespaces have their own.
+
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use kapi_generated::ApiResource;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, Target};
+use crate::storage::Storage;
+
+/// Kind-specific rules.
+#[async_trait]
+pub trait Strategy: Send + Sync {
+    /// Names must be DNS-1123 labels rather than subdomains.
+    fn label_names(&self) -> bool {
+        false
+    }
+
+    /// Adjusts a new object before it is stored.
+    fn prepare_for_create(&self, _obj: &mut Value) {}
+
+    /// Checks that an object may be deleted.
+    fn check_delete(&self, _name: &str) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// Runs after an object was deleted (a namespace removes its content).
+    async fn after_delete(&self, _name: &str, _storage: &dyn Storage) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// The default strategy.
+pub struct Default;
+
+impl Strategy for Default {}
+
+/// The namespaces that exist from start-up and cannot be deleted (the first three).
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
+const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
+/// Namespaces: phase Active and the `kubernetes` finalizer on create; the
+/// system namespaces cannot be deleted; deleting one deletes everything in it.
+pub struct Namespaces {
+    /// Key prefixes of every namespaced resource (`/registry/configmaps/`), set once all are installed.
+    pub content_prefixes: Arc<OnceLock<Vec<String>>>,
+}
+
+#[async_trait]
+impl Strategy for Namespaces {
+    fn label_names(&self) -> bool {
+        true
+    }
+
+    fn prepare_for_create(&self, obj: &mut Value) {
+        if let Some(map) = obj.as_object_mut() {
+            map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
+            map.insert("status".into(), json!({"phase": "Active"}));
+        }
+    }
+
+    fn check_delete(&self, name: &str) -> Result<(), ApiError> {
+        if IMMORTAL_NAMESPACES.contains(&name) {
+            return Err(ApiError::forbidden(
+                Target {
+                    resource: "namespaces",
+                    group: "",
+                    name,
+                },
+                "this namespace may not be deleted",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn after_delete(&self, name: &str, storage: &dyn Storage) -> Result<(), ApiError> {
+        let Some(prefixes) = self.content_prefixes.get() else {
+            return Ok(());
+        };
+        for prefix in prefixes {
+            let inner = format!("{prefix}{name}/");
+            let found = storage
+                .list(&inner, None, 0)
+                .await
+                .map_err(ApiError::internal)?;
+            for kv in found.items {
+                match storage.delete(&kv.key, None).await {
+                    Ok(_) | Err(crate::storage::StorageError::NotFound(_)) => {}
+                    Err(e) => return Err(ApiError::internal(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The strategy of a resource.
+pub fn for_resource(
+    r: &ApiResource,
+    namespace_content: &Arc<OnceLock<Vec<String>>>,
+) -> Arc<dyn Strategy> {
+    if r.group.is_empty() && r.plural == "namespaces" {
+        Arc::new(Namespaces {
+            content_prefixes: namespace_content.clone(),
+        })
+    } else {
+        Arc::new(Default)
+    }
+}

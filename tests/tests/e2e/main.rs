@@ -1,0 +1,10 @@
+//! kapi end-to-end tests: each test starts its own kapi server (the binary
+//! built by `cargo build -p kapi-server`, or `$KAPI_BIN`) and talks to it
+//! with real clients: kubectl, the Python `kubernetes` client, raw HTTP.
+
+mod harness;
+
+mod durability;
+mod http;
+mod kubectl;
+mod python;
