@@ -54,7 +54,7 @@ fn root(api: &Api, openapi: &BTreeMap<(String, String), String>) -> String {
         let versions = gvs.iter().map(|gv| {
             let v = format_ident!("{}", gv.version);
             let file = file_name(gv);
-            let doc = format!("Types of `{}` from `{}`.", gv.api_version(), gv.file);
+            let doc = format!(" Types of `{}` from `{}`.", gv.api_version(), gv.file);
             quote! {
                 #[doc = #doc]
                 pub mod #v {

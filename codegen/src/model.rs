@@ -712,7 +712,7 @@ fn extensions(
         if t == "map" && e.list_map_keys.is_empty() {
             return Err(Error::at(
                 file,
-                &format!("{pointer}/x-kubernetes-list-map-keys"),
+                &format!("{pointer}/x-kubernetes-list-type"),
                 "x-kubernetes-list-type: map needs x-kubernetes-list-map-keys",
             ));
         }
@@ -735,21 +735,29 @@ fn check_refs(api: &Api) -> Result<(), Error> {
             let check = |ty: &Ty, where_: &str| -> Result<(), Error> {
                 let mut result = Ok(());
                 visit_refs(ty, &mut |r| {
-                    if result.is_ok() && api.resolve(r).is_none() {
-                        let file = if r.group.is_empty() {
-                            "core".to_string()
-                        } else {
-                            r.group.clone()
-                        };
-                        result = Err(Error::at(
-                            &gv.file,
-                            where_,
-                            format!(
-                                "$ref to {}, which api-defs/{file}/{}.yaml does not declare",
-                                r.name, r.version
-                            ),
-                        ));
+                    if result.is_err() {
+                        return;
                     }
+                    let message = match api.group_version(&r.group, &r.version) {
+                        Some(target) if target.types.contains_key(&r.name) => return,
+                        Some(target) => {
+                            format!("$ref to {}, which {} does not declare", r.name, target.file)
+                        }
+                        None => {
+                            // Name the missing file beside the referring one: `<dir>/<group>/<version>.yaml`.
+                            let dir = gv.file.rsplitn(3, '/').nth(2).unwrap_or("api-defs");
+                            let group = if r.group.is_empty() {
+                                "core"
+                            } else {
+                                r.group.as_str()
+                            };
+                            format!(
+                                "$ref to {}, but there is no schema file {dir}/{group}/{}.yaml",
+                                r.name, r.version
+                            )
+                        }
+                    };
+                    result = Err(Error::at(&gv.file, where_, message));
                 });
                 result
             };
@@ -879,12 +887,36 @@ fn check_resources(api: &Api) -> Result<(), Error> {
                     "a served kind must be an object with properties",
                 ));
             };
+            let object_meta = Ty::Named(TypeRef {
+                group: "meta.k8s.io".into(),
+                version: "v1".into(),
+                name: "ObjectMeta".into(),
+            });
             for needed in ["apiVersion", "kind", "metadata"] {
-                if !fields.iter().any(|f| f.wire == needed) {
+                let Some(f) = fields.iter().find(|f| f.wire == needed) else {
                     return Err(Error::at(
                         &gv.file,
                         &format!("{}/properties", t.pointer),
                         format!("a served kind needs the property {needed:?}"),
+                    ));
+                };
+                // The Resource derive reads these fields as `Option<String>` and `ObjectMeta`.
+                let (ok, wanted) = if needed == "metadata" {
+                    (
+                        f.ty == object_meta && (f.required || f.default_object),
+                        "an allOf of '../meta.k8s.io/v1.yaml#/components/schemas/ObjectMeta' with default: {}",
+                    )
+                } else {
+                    (
+                        f.ty == Ty::String && !f.required,
+                        "of type string and not required",
+                    )
+                };
+                if !ok {
+                    return Err(Error::at(
+                        &gv.file,
+                        &format!("{}/properties/{}", t.pointer, pointer_token(needed)),
+                        format!("the property {needed:?} of a served kind must be {wanted}"),
                     ));
                 }
             }

@@ -87,6 +87,11 @@ pub fn parse_text(display_path: &str, text: &str) -> Result<SourceFile, Error> {
             "the document must be a mapping",
         ));
     }
+    // openapiv3 reads a schema with an unknown `type` as "any value" instead of
+    // failing, so unknown types are looked for before it sees the document.
+    if let Some((pointer, message)) = find_unknown_type(&raw) {
+        return Err(Error::at(display_path, &pointer, message));
+    }
     let doc: openapiv3::OpenAPI = match serde_json::from_value(raw.clone()) {
         Ok(doc) => doc,
         Err(e) => return Err(locate_parse_error(display_path, &raw, e)),
@@ -157,6 +162,61 @@ fn is_version(v: &str) -> bool {
     false
 }
 
+const KNOWN_TYPES: [&str; 6] = ["object", "array", "string", "integer", "number", "boolean"];
+
+/// The first schema under `components.schemas` whose `type` is not an OpenAPI 3.0 type.
+fn find_unknown_type(raw: &serde_json::Value) -> Option<(String, String)> {
+    let schemas = raw.pointer("/components/schemas")?.as_object()?;
+    schemas.iter().find_map(|(name, schema)| {
+        unknown_type_in(
+            &format!("#/components/schemas/{}", pointer_token(name)),
+            schema,
+        )
+    })
+}
+
+fn unknown_type_in(ptr: &str, value: &serde_json::Value) -> Option<(String, String)> {
+    let obj = value.as_object()?;
+    if let Some(t) = obj.get("type") {
+        if !t.as_str().is_some_and(|t| KNOWN_TYPES.contains(&t)) {
+            return Some((
+                format!("{ptr}/type"),
+                format!(
+                    "unknown type {t}; expected one of {}",
+                    KNOWN_TYPES.join(", ")
+                ),
+            ));
+        }
+    }
+    for key in ["properties", "patternProperties"] {
+        if let Some(props) = obj.get(key).and_then(|p| p.as_object()) {
+            for (name, sub) in props {
+                let p = format!("{ptr}/{key}/{}", pointer_token(name));
+                if let Some(found) = unknown_type_in(&p, sub) {
+                    return Some(found);
+                }
+            }
+        }
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(sub) = obj.get(key) {
+            if let Some(found) = unknown_type_in(&format!("{ptr}/{key}"), sub) {
+                return Some(found);
+            }
+        }
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(list) = obj.get(key).and_then(|l| l.as_array()) {
+            for (i, sub) in list.iter().enumerate() {
+                if let Some(found) = unknown_type_in(&format!("{ptr}/{key}/{i}"), sub) {
+                    return Some(found);
+                }
+            }
+        }
+    }
+    None
+}
+
 /// openapiv3's untagged enums give poor errors; find the deepest schema that
 /// does not parse on its own and report its location.
 fn locate_parse_error(file: &str, raw: &serde_json::Value, err: serde_json::Error) -> Error {
@@ -209,15 +269,6 @@ fn deepest_bad_schema(ptr: &str, value: &serde_json::Value) -> Option<(String, S
         }
         if obj.contains_key("$ref") {
             return None;
-        }
-        if let Some(t) = obj.get("type") {
-            let known = ["object", "array", "string", "integer", "number", "boolean"];
-            if !t.as_str().is_some_and(|t| known.contains(&t)) {
-                return Some((
-                    format!("{ptr}/type"),
-                    format!("unknown type {t}; expected one of {}", known.join(", ")),
-                ));
-            }
         }
     }
     match serde_json::from_value::<openapiv3::Schema>(value.clone()) {

@@ -17,8 +17,8 @@ pub struct ApiError {
     pub reason: &'static str,
     /// `Status.message`.
     pub message: String,
-    /// `Status.details`.
-    pub details: Option<StatusDetails>,
+    /// `Status.details` (boxed: errors travel by value through every layer).
+    pub details: Option<Box<StatusDetails>>,
 }
 
 /// Names an object for error messages: its resource, group and name.
@@ -129,7 +129,7 @@ impl ApiError {
     }
 
     fn with_details(mut self, details: StatusDetails) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -345,7 +345,7 @@ impl ApiError {
             status: Some("Failure".into()),
             message: Some(self.message.clone()),
             reason: Some(self.reason.to_string()).filter(|r| !r.is_empty()),
-            details: self.details.clone(),
+            details: self.details.as_deref().cloned(),
             code: Some(i32::from(self.code)),
             metadata: Default::default(),
         }

@@ -90,11 +90,13 @@ pub fn parse(path: &str) -> ApiPath {
         return ApiPath::Other;
     }
     // `namespaces/{ns}/{resource}...`, except `namespaces/{name}` and its own subresources.
-    if rest[0] == "namespaces" && rest.len() > 1 {
-        if rest.len() > 2 && !matches!(rest[2].as_str(), "status" | "finalize") {
-            info.namespace = Some(rest[1].clone());
-            rest = &rest[2..];
-        }
+    if rest[0] == "namespaces"
+        && rest.len() > 1
+        && rest.len() > 2
+        && !matches!(rest[2].as_str(), "status" | "finalize")
+    {
+        info.namespace = Some(rest[1].clone());
+        rest = &rest[2..];
     }
     if rest.len() > 3 {
         return ApiPath::Other;

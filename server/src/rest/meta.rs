@@ -77,10 +77,10 @@ pub fn qualified_name_errors(key: &str) -> Vec<String> {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
     };
-    if let Some(p) = prefix {
-        if !is_dns1123_subdomain(p) {
-            errs.push(format!("prefix part {DNS1123_SUBDOMAIN_MSG}"));
-        }
+    if let Some(p) = prefix
+        && !is_dns1123_subdomain(p)
+    {
+        errs.push(format!("prefix part {DNS1123_SUBDOMAIN_MSG}"));
     }
     if name.is_empty() {
         errs.push("name part must be non-empty".into());

@@ -131,14 +131,14 @@ impl Query {
             }
         };
         let field_manager = self.get("fieldManager").map(str::to_string);
-        if let Some(m) = &field_manager {
-            if m.chars().count() > 128 || m.chars().any(|c| c.is_control()) {
-                return Err(ApiError::invalid_options(vec![FieldError::invalid(
-                    "fieldManager",
-                    m,
-                    "must be no more than 128 printable characters",
-                )]));
-            }
+        if let Some(m) = &field_manager
+            && (m.chars().count() > 128 || m.chars().any(|c| c.is_control()))
+        {
+            return Err(ApiError::invalid_options(vec![FieldError::invalid(
+                "fieldManager",
+                m,
+                "must be no more than 128 printable characters",
+            )]));
         }
         Ok(RequestScope {
             namespace: None,
@@ -184,12 +184,12 @@ impl Query {
             .get("resourceVersion")
             .filter(|s| !s.is_empty())
             .map(str::to_string);
-        if let Some(rv) = &resource_version {
-            if rv.parse::<u64>().is_err() {
-                return Err(ApiError::bad_request(format!(
-                    "invalid resource version: {rv:?}"
-                )));
-            }
+        if let Some(rv) = &resource_version
+            && rv.parse::<u64>().is_err()
+        {
+            return Err(ApiError::bad_request(format!(
+                "invalid resource version: {rv:?}"
+            )));
         }
         Ok(ListOptions {
             label_selector,
@@ -290,19 +290,19 @@ impl DeleteOpts {
                     ApiError::bad_request(format!("invalid gracePeriodSeconds {g:?}"))
                 })?);
         }
-        if let Some(p) = &opts.propagation_policy {
-            if !["Orphan", "Background", "Foreground"].contains(&p.as_str()) {
-                return Err(ApiError::invalid(
-                    "DeleteOptions",
-                    "meta.k8s.io",
-                    "",
-                    vec![FieldError::not_supported(
-                        "propagationPolicy",
-                        p,
-                        &["Foreground", "Background", "Orphan", "nil"],
-                    )],
-                ));
-            }
+        if let Some(p) = &opts.propagation_policy
+            && !["Orphan", "Background", "Foreground"].contains(&p.as_str())
+        {
+            return Err(ApiError::invalid(
+                "DeleteOptions",
+                "meta.k8s.io",
+                "",
+                vec![FieldError::not_supported(
+                    "propagationPolicy",
+                    p,
+                    &["Foreground", "Background", "Orphan", "nil"],
+                )],
+            ));
         }
         Ok(opts)
     }

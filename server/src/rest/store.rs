@@ -189,20 +189,20 @@ impl<K: Resource> TypedStore<K> {
                 r.kind, r.version, r.kind
             )));
         }
-        if let Some(v) = body.get("apiVersion").and_then(|v| v.as_str()) {
-            if v != api_version {
-                return Err(ApiError::bad_request(format!(
-                    "the API version in the data ({v}) does not match the expected API version ({api_version})"
-                )));
-            }
+        if let Some(v) = body.get("apiVersion").and_then(|v| v.as_str())
+            && v != api_version
+        {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({v}) does not match the expected API version ({api_version})"
+            )));
         }
-        if let Some(k) = body.get("kind").and_then(|k| k.as_str()) {
-            if k != r.kind {
-                return Err(ApiError::bad_request(format!(
-                    "the kind in the data ({k}) does not match the expected kind ({})",
-                    r.kind
-                )));
-            }
+        if let Some(k) = body.get("kind").and_then(|k| k.as_str())
+            && k != r.kind
+        {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                r.kind
+            )));
         }
         let mut unknown = Vec::new();
         let mut obj: K = serde_ignored::deserialize(body, |path| unknown.push(path.to_string()))
@@ -343,15 +343,16 @@ impl<K: Resource> TypedStore<K> {
                     .and_then(|v| v.as_str())
                     .map(str::to_string)
             };
-            if let (Some(sent), Some(stored)) = (m.uid.as_deref(), keep("uid")) {
-                if !sent.is_empty() && sent != stored {
-                    return Err(ApiError::conflict(
-                        self.target(&name),
-                        &format!(
-                            "Precondition failed: UID in precondition: {sent}, UID in object meta: {stored}"
-                        ),
-                    ));
-                }
+            if let (Some(sent), Some(stored)) = (m.uid.as_deref(), keep("uid"))
+                && !sent.is_empty()
+                && sent != stored
+            {
+                return Err(ApiError::conflict(
+                    self.target(&name),
+                    &format!(
+                        "Precondition failed: UID in precondition: {sent}, UID in object meta: {stored}"
+                    ),
+                ));
             }
             m.uid = keep("uid");
             m.creation_timestamp = keep("creationTimestamp");
@@ -476,10 +477,10 @@ impl<K: Resource> TypedStore<K> {
         let key = self.key(ns.as_deref(), name);
         for _ in 0..RETRIES {
             let (kv, old) = self.read(ns.as_deref(), name).await?;
-            if let Some(rv) = wanted_rv {
-                if rv != kv.mod_rev {
-                    return Err(ApiError::stale(self.target(name)));
-                }
+            if let Some(rv) = wanted_rv
+                && rv != kv.mod_rev
+            {
+                return Err(ApiError::stale(self.target(name)));
             }
             let Some(value) = self.prepare_update(scope, &old, obj.clone())? else {
                 return Ok(Written {
@@ -802,17 +803,16 @@ impl<K: Resource> TypedStore<K> {
                     return;
                 }
             }
-            if let Some(marker) = end_marker {
-                if tx
+            if let Some(marker) = end_marker
+                && tx
                     .send(WatchEvent {
                         type_: "BOOKMARK",
                         object: marker,
                     })
                     .await
                     .is_err()
-                {
-                    return;
-                }
+            {
+                return;
             }
             let mut ticker = tokio::time::interval(BOOKMARK_INTERVAL);
             ticker.tick().await;
@@ -844,13 +844,12 @@ impl<K: Resource> TypedStore<K> {
                             }),
                             Event::Delete { prev, rev } => decode_stored(prev, *rev).ok().map(|o| ("DELETED", o)),
                         };
-                        if let Some((type_, object)) = out {
-                            if opts.label_selector.matches_object(&object) && opts.field_selector.matches_object(&object)
+                        if let Some((type_, object)) = out
+                            && opts.label_selector.matches_object(&object) && opts.field_selector.matches_object(&object)
                                 && tx.send(WatchEvent { type_, object }).await.is_err()
                             {
                                 return;
                             }
-                        }
                     }
                 }
             }
@@ -891,10 +890,10 @@ impl<K: verbs::Create> Creater for TypedStore<K> {
         self.check_namespace(scope, &mut obj)?;
         {
             let m = obj.metadata_mut();
-            if m.name.as_deref().unwrap_or("").is_empty() {
-                if let Some(prefix) = m.generate_name.as_deref().filter(|g| !g.is_empty()) {
-                    m.name = Some(meta::generate_name(prefix));
-                }
+            if m.name.as_deref().unwrap_or("").is_empty()
+                && let Some(prefix) = m.generate_name.as_deref().filter(|g| !g.is_empty())
+            {
+                m.name = Some(meta::generate_name(prefix));
             }
             m.uid = Some(uuid::Uuid::new_v4().to_string());
             m.creation_timestamp = Some(meta::now_rfc3339());
@@ -910,10 +909,10 @@ impl<K: verbs::Create> Creater for TypedStore<K> {
             self.ensure_namespace(ns, &name).await?;
         }
         let mut value = self.to_value(&obj)?;
-        if self.resource().status_subresource {
-            if let Some(m) = value.as_object_mut() {
-                m.remove("status");
-            }
+        if self.resource().status_subresource
+            && let Some(m) = value.as_object_mut()
+        {
+            m.remove("status");
         }
         self.strategy.prepare_for_create(&mut value);
         if scope.dry_run {
@@ -980,26 +979,26 @@ impl<K: verbs::Delete> Deleter for TypedStore<K> {
                 .and_then(|u| u.as_str())
                 .unwrap_or("")
                 .to_string();
-            if let Some(want) = &opts.precondition_uid {
-                if *want != uid {
-                    return Err(ApiError::conflict(
-                        self.target(name),
-                        &format!(
-                            "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
-                        ),
-                    ));
-                }
+            if let Some(want) = &opts.precondition_uid
+                && *want != uid
+            {
+                return Err(ApiError::conflict(
+                    self.target(name),
+                    &format!(
+                        "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
+                    ),
+                ));
             }
-            if let Some(want) = &opts.precondition_resource_version {
-                if *want != kv.mod_rev.to_string() {
-                    return Err(ApiError::conflict(
-                        self.target(name),
-                        &format!(
-                            "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
-                            kv.mod_rev
-                        ),
-                    ));
-                }
+            if let Some(want) = &opts.precondition_resource_version
+                && *want != kv.mod_rev.to_string()
+            {
+                return Err(ApiError::conflict(
+                    self.target(name),
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
+                        kv.mod_rev
+                    ),
+                ));
             }
             if scope.dry_run {
                 return Ok(Deleted::Gone { uid });

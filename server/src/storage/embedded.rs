@@ -482,14 +482,14 @@ fn apply(
                 Some(v) => decode_object(key, v.value())?,
                 None => return Err(StorageError::NotFound(key.clone())),
             };
-            if let Some(expected) = expected {
-                if current.mod_rev != *expected {
-                    return Err(StorageError::Conflict {
-                        key: key.clone(),
-                        expected: *expected,
-                        found: current.mod_rev,
-                    });
-                }
+            if let Some(expected) = expected
+                && current.mod_rev != *expected
+            {
+                return Err(StorageError::Conflict {
+                    key: key.clone(),
+                    expected: *expected,
+                    found: current.mod_rev,
+                });
             }
             objects.remove(key.as_str()).map_err(internal)?;
             Ok((current, rev))

@@ -1,0 +1,10 @@
+#[derive(Clone, serde::Serialize, serde::Deserialize, kapi_generated::Resource)]
+#[resource(group = "example.com", version = "v1", kind = "Widget", plural = "widgets",
+           scope = "Namespaced")]
+pub struct Widget {
+    pub api_version: Option<String>,
+    pub kind: Option<String>,
+    pub spec: String,
+}
+
+fn main() {}
