@@ -717,15 +717,14 @@ fn extensions(
             ));
         }
     }
-    if let Some(t) = &e.map_type {
-        if !["atomic", "granular"].contains(&t.as_str()) {
+    if let Some(t) = &e.map_type
+        && !["atomic", "granular"].contains(&t.as_str()) {
             return Err(Error::at(
                 file,
                 &format!("{pointer}/x-kubernetes-map-type"),
                 format!("{t:?} is not one of atomic, granular"),
             ));
         }
-    }
     Ok(e)
 }
 
@@ -831,11 +830,10 @@ fn mark_boxed(api: &mut Api) {
             };
             if let Shape::Struct(fields) = &t.shape {
                 for f in fields {
-                    if let Ty::Named(r) = &f.ty {
-                        if reaches(r, &me) {
+                    if let Ty::Named(r) = &f.ty
+                        && reaches(r, &me) {
                             to_box.insert((me.clone(), f.wire.clone()));
                         }
-                    }
                 }
             }
         }
@@ -943,7 +941,7 @@ fn check_resources(api: &Api) -> Result<(), Error> {
             }
             for (i, c) in r.printer_columns.iter().enumerate() {
                 let cp = format!("{at}/printerColumns/{i}");
-                if c.json_path.is_some() == !c.count.is_empty() {
+                if c.json_path.is_some() != c.count.is_empty() {
                     return Err(Error::at(
                         &gv.file,
                         &cp,

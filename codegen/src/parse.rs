@@ -177,8 +177,8 @@ fn find_unknown_type(raw: &serde_json::Value) -> Option<(String, String)> {
 
 fn unknown_type_in(ptr: &str, value: &serde_json::Value) -> Option<(String, String)> {
     let obj = value.as_object()?;
-    if let Some(t) = obj.get("type") {
-        if !t.as_str().is_some_and(|t| KNOWN_TYPES.contains(&t)) {
+    if let Some(t) = obj.get("type")
+        && !t.as_str().is_some_and(|t| KNOWN_TYPES.contains(&t)) {
             return Some((
                 format!("{ptr}/type"),
                 format!(
@@ -187,7 +187,6 @@ fn unknown_type_in(ptr: &str, value: &serde_json::Value) -> Option<(String, Stri
                 ),
             ));
         }
-    }
     for key in ["properties", "patternProperties"] {
         if let Some(props) = obj.get(key).and_then(|p| p.as_object()) {
             for (name, sub) in props {
@@ -199,11 +198,10 @@ fn unknown_type_in(ptr: &str, value: &serde_json::Value) -> Option<(String, Stri
         }
     }
     for key in ["items", "additionalProperties", "not"] {
-        if let Some(sub) = obj.get(key) {
-            if let Some(found) = unknown_type_in(&format!("{ptr}/{key}"), sub) {
+        if let Some(sub) = obj.get(key)
+            && let Some(found) = unknown_type_in(&format!("{ptr}/{key}"), sub) {
                 return Some(found);
             }
-        }
     }
     for key in ["allOf", "anyOf", "oneOf"] {
         if let Some(list) = obj.get(key).and_then(|l| l.as_array()) {
@@ -252,11 +250,10 @@ fn deepest_bad_schema(ptr: &str, value: &serde_json::Value) -> Option<(String, S
             }
         }
         for key in ["items", "additionalProperties", "not"] {
-            if let Some(sub) = obj.get(key).filter(|s| s.is_object()) {
-                if let Some(found) = deepest_bad_schema(&format!("{ptr}/{key}"), sub) {
+            if let Some(sub) = obj.get(key).filter(|s| s.is_object())
+                && let Some(found) = deepest_bad_schema(&format!("{ptr}/{key}"), sub) {
                     return Some(found);
                 }
-            }
         }
         for key in ["allOf", "anyOf", "oneOf"] {
             if let Some(list) = obj.get(key).and_then(|l| l.as_array()) {

@@ -55,14 +55,17 @@ fn parse_lit_list(input: syn::parse::ParseStream) -> syn::Result<Vec<LitStr>> {
     Ok(list.into_iter().collect())
 }
 
-fn parse_attrs(input: &DeriveInput) -> syn::Result<(Attrs, Span)> {
+/// Parses `#[resource(...)]`; also returns the attribute's `resource(...)`, for
+/// errors about what it lacks.
+fn parse_attrs(input: &DeriveInput) -> syn::Result<(Attrs, &syn::Meta)> {
     let attr = input
         .attrs
         .iter()
         .find(|a| a.path().is_ident("resource"))
         .ok_or_else(|| {
+            // The call site of a derive is the `Resource` in `#[derive(...)]`.
             syn::Error::new(
-                input.ident.span(),
+                Span::call_site(),
                 "#[derive(Resource)] needs a #[resource(group = \"...\", version = \"...\", kind = \"...\", plural = \"...\", scope = \"...\")] attribute",
             )
         })?;
@@ -188,37 +191,30 @@ fn parse_attrs(input: &DeriveInput) -> syn::Result<(Attrs, Span)> {
         }
         Ok(())
     })?;
-    Ok((a, attr.span()))
+    Ok((a, &attr.meta))
 }
 
 pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
     if !input.generics.params.is_empty() {
-        return Err(syn::Error::new(
-            input.generics.span(),
+        return Err(syn::Error::new_spanned(
+            &input.generics,
             "a resource type cannot have generic parameters",
         ));
     }
+    const NAMED_FIELDS: &str = "a resource must be a struct with named fields";
     let fields = match &input.data {
         Data::Struct(s) => match &s.fields {
             Fields::Named(f) => f,
-            _ => {
-                return Err(syn::Error::new(
-                    input.ident.span(),
-                    "a resource must be a struct with named fields",
-                ));
-            }
+            Fields::Unnamed(f) => return Err(syn::Error::new_spanned(f, NAMED_FIELDS)),
+            Fields::Unit => return Err(syn::Error::new(input.ident.span(), NAMED_FIELDS)),
         },
-        _ => {
-            return Err(syn::Error::new(
-                input.ident.span(),
-                "a resource must be a struct with named fields",
-            ));
-        }
+        Data::Enum(e) => return Err(syn::Error::new(e.enum_token.span, NAMED_FIELDS)),
+        Data::Union(u) => return Err(syn::Error::new(u.union_token.span, NAMED_FIELDS)),
     };
-    let (a, attr_span) = parse_attrs(&input)?;
+    let (a, attr_meta) = parse_attrs(&input)?;
     let need = |v: &Option<LitStr>, name: &str| {
         v.clone().ok_or_else(|| {
-            syn::Error::new(attr_span, format!("#[resource] needs `{name} = \"...\"`"))
+            syn::Error::new_spanned(attr_meta, format!("#[resource] needs `{name} = \"...\"`"))
         })
     };
     let group = need(&a.group, "group")?;
@@ -226,8 +222,8 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
     let kind = need(&a.kind, "kind")?;
     let plural = need(&a.plural, "plural")?;
     let (_, namespaced) = a.scope.clone().ok_or_else(|| {
-        syn::Error::new(
-            attr_span,
+        syn::Error::new_spanned(
+            attr_meta,
             "#[resource] needs `scope = \"Namespaced\"` or `scope = \"Cluster\"`",
         )
     })?;
@@ -334,10 +330,24 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
     let meta_mut = quote_spanned! { meta_ty.span()=> &mut self.metadata };
     let av_span = api_version.ty.span();
     let kind_span = kind_field.ty.span();
-    let av_get = quote_spanned! { av_span=> self.api_version.as_deref() };
-    let kind_get = quote_spanned! { kind_span=> self.kind.as_deref() };
-    let av_set = quote_spanned! { av_span=> self.api_version = Some(api_version); };
-    let kind_set = quote_spanned! { kind_span=> self.kind = Some(kind); };
+    // Through a typed binding, so that a field of another type is reported as
+    // "expected `Option<String>`" at the field's type.
+    let av_get = quote_spanned! { av_span=> {
+        let v: &::std::option::Option<::std::string::String> = &self.api_version;
+        v.as_deref()
+    } };
+    let kind_get = quote_spanned! { kind_span=> {
+        let v: &::std::option::Option<::std::string::String> = &self.kind;
+        v.as_deref()
+    } };
+    let av_set = quote_spanned! { av_span=> {
+        let v: &mut ::std::option::Option<::std::string::String> = &mut self.api_version;
+        *v = ::std::option::Option::Some(api_version);
+    } };
+    let kind_set = quote_spanned! { kind_span=> {
+        let v: &mut ::std::option::Option<::std::string::String> = &mut self.kind;
+        *v = ::std::option::Option::Some(kind);
+    } };
 
     Ok(quote! {
         impl ::kapi_generated::resource::Resource for #ident {

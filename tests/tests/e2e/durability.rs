@@ -61,12 +61,17 @@ fn kill9_during_creates_keeps_acknowledged_writes() {
             })
             .collect();
 
-        // Let writes flow for about a second (and at least a few), then kill.
+        // Let writes flow for about a second, but kill while they still flow
+        // (by half of the planned creates at most) and after at least a few.
         let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(1)
-            || (acked.load(Ordering::Relaxed) < 20 && started.elapsed() < Duration::from_secs(15))
-        {
-            thread::sleep(Duration::from_millis(20));
+        loop {
+            let n = acked.load(Ordering::Relaxed);
+            let elapsed = started.elapsed();
+            let enough = elapsed >= Duration::from_secs(1) || n >= THREADS * PER_THREAD / 2;
+            if (enough && n >= 20) || elapsed >= Duration::from_secs(15) {
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
         }
         stop.store(true, Ordering::Relaxed);
         server.kill9();

@@ -69,7 +69,9 @@ fn version_shows_server_version() {
         );
 
         let out = k.run(&["version"]);
-        assert_contains(out.ok(), "Server Version: v1.", "kubectl version");
+        let text = out.ok();
+        eprintln!("kubectl[{}] version:\n{text}", k.tag());
+        assert_contains(text, "Server Version: v1.", "kubectl version");
     });
 }
 

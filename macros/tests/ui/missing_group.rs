@@ -1,0 +1,11 @@
+use kapi_generated::api::meta::v1::ObjectMeta;
+
+#[derive(Clone, serde::Serialize, serde::Deserialize, kapi_generated::Resource)]
+#[resource(version = "v1", kind = "Widget", plural = "widgets", scope = "Namespaced")]
+pub struct Widget {
+    pub api_version: Option<String>,
+    pub kind: Option<String>,
+    pub metadata: ObjectMeta,
+}
+
+fn main() {}
