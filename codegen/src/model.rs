@@ -718,13 +718,14 @@ fn extensions(
         }
     }
     if let Some(t) = &e.map_type
-        && !["atomic", "granular"].contains(&t.as_str()) {
-            return Err(Error::at(
-                file,
-                &format!("{pointer}/x-kubernetes-map-type"),
-                format!("{t:?} is not one of atomic, granular"),
-            ));
-        }
+        && !["atomic", "granular"].contains(&t.as_str())
+    {
+        return Err(Error::at(
+            file,
+            &format!("{pointer}/x-kubernetes-map-type"),
+            format!("{t:?} is not one of atomic, granular"),
+        ));
+    }
     Ok(e)
 }
 
@@ -831,9 +832,10 @@ fn mark_boxed(api: &mut Api) {
             if let Shape::Struct(fields) = &t.shape {
                 for f in fields {
                     if let Ty::Named(r) = &f.ty
-                        && reaches(r, &me) {
-                            to_box.insert((me.clone(), f.wire.clone()));
-                        }
+                        && reaches(r, &me)
+                    {
+                        to_box.insert((me.clone(), f.wire.clone()));
+                    }
                 }
             }
         }

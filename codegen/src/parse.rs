@@ -178,15 +178,16 @@ fn find_unknown_type(raw: &serde_json::Value) -> Option<(String, String)> {
 fn unknown_type_in(ptr: &str, value: &serde_json::Value) -> Option<(String, String)> {
     let obj = value.as_object()?;
     if let Some(t) = obj.get("type")
-        && !t.as_str().is_some_and(|t| KNOWN_TYPES.contains(&t)) {
-            return Some((
-                format!("{ptr}/type"),
-                format!(
-                    "unknown type {t}; expected one of {}",
-                    KNOWN_TYPES.join(", ")
-                ),
-            ));
-        }
+        && !t.as_str().is_some_and(|t| KNOWN_TYPES.contains(&t))
+    {
+        return Some((
+            format!("{ptr}/type"),
+            format!(
+                "unknown type {t}; expected one of {}",
+                KNOWN_TYPES.join(", ")
+            ),
+        ));
+    }
     for key in ["properties", "patternProperties"] {
         if let Some(props) = obj.get(key).and_then(|p| p.as_object()) {
             for (name, sub) in props {
@@ -199,9 +200,10 @@ fn unknown_type_in(ptr: &str, value: &serde_json::Value) -> Option<(String, Stri
     }
     for key in ["items", "additionalProperties", "not"] {
         if let Some(sub) = obj.get(key)
-            && let Some(found) = unknown_type_in(&format!("{ptr}/{key}"), sub) {
-                return Some(found);
-            }
+            && let Some(found) = unknown_type_in(&format!("{ptr}/{key}"), sub)
+        {
+            return Some(found);
+        }
     }
     for key in ["allOf", "anyOf", "oneOf"] {
         if let Some(list) = obj.get(key).and_then(|l| l.as_array()) {
@@ -251,9 +253,10 @@ fn deepest_bad_schema(ptr: &str, value: &serde_json::Value) -> Option<(String, S
         }
         for key in ["items", "additionalProperties", "not"] {
             if let Some(sub) = obj.get(key).filter(|s| s.is_object())
-                && let Some(found) = deepest_bad_schema(&format!("{ptr}/{key}"), sub) {
-                    return Some(found);
-                }
+                && let Some(found) = deepest_bad_schema(&format!("{ptr}/{key}"), sub)
+            {
+                return Some(found);
+            }
         }
         for key in ["allOf", "anyOf", "oneOf"] {
             if let Some(list) = obj.get(key).and_then(|l| l.as_array()) {

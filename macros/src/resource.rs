@@ -178,7 +178,7 @@ fn parse_attrs(input: &DeriveInput) -> syn::Result<(Attrs, &syn::Meta)> {
                 if !has_name || !has_type {
                     return Err(syn::Error::new(span, "printer_column needs name and type"));
                 }
-                if c.json_path.is_some() == !c.count.is_empty() {
+                if c.json_path.is_some() != c.count.is_empty() {
                     return Err(syn::Error::new(span, "printer_column needs exactly one of json_path and count"));
                 }
                 a.columns.push(c);

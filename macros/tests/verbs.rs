@@ -119,6 +119,8 @@ pub struct Gadget {
 impl kapi_generated::resource::verbs::Get for Gadget {}
 
 /// Every attribute the derive knows.
+// Clippy reads the two `type = "integer"` of the printer columns as a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize, kapi_generated::Resource)]
 #[resource(
     group = "example.com",

@@ -78,7 +78,12 @@ impl Server {
     /// Starts kapi on a free port with a fresh data directory and waits until
     /// it is ready.
     pub fn start() -> Server {
-        let bin = kapi_bin();
+        Self::start_with(&kapi_bin())
+    }
+
+    /// Starts a given kapi binary (a build with other schema files, say).
+    pub fn start_with(bin: &Path) -> Server {
+        let bin = bin.to_path_buf();
         let tmp = tempfile::Builder::new()
             .prefix("kapi-e2e-")
             .tempdir()

@@ -8,3 +8,4 @@ mod durability;
 mod http;
 mod kubectl;
 mod python;
+mod workflow;

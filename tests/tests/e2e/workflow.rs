@@ -16,7 +16,10 @@ fn workspace() -> PathBuf {
 /// The README's example schema file and Widget manifest.
 fn readme_examples() -> (String, String) {
     let readme = std::fs::read_to_string(workspace().join("README.md")).expect("README.md");
-    let section = readme.split("## Adding a resource").nth(1).expect("README has an 'Adding a resource' section");
+    let section = readme
+        .split("## Adding a resource")
+        .nth(1)
+        .expect("README has an 'Adding a resource' section");
     let blocks: Vec<String> = section
         .split("```")
         .skip(1)
@@ -24,11 +27,21 @@ fn readme_examples() -> (String, String) {
         .map(|b| {
             let body = b.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
             // The README indents its code under list items.
-            body.lines().map(|l| l.strip_prefix("   ").unwrap_or(l)).collect::<Vec<_>>().join("\n")
+            body.lines()
+                .map(|l| l.strip_prefix("   ").unwrap_or(l))
+                .collect::<Vec<_>>()
+                .join("\n")
         })
         .collect();
-    let schema = blocks.iter().find(|b| b.starts_with("openapi:")).expect("the schema example").clone();
-    let commands = blocks.iter().find(|b| b.contains("kubectl apply -f -")).expect("the kubectl example");
+    let schema = blocks
+        .iter()
+        .find(|b| b.starts_with("openapi:"))
+        .expect("the schema example")
+        .clone();
+    let commands = blocks
+        .iter()
+        .find(|b| b.contains("kubectl apply -f -"))
+        .expect("the kubectl example");
     let manifest = commands
         .split("<<'YAML'\n")
         .nth(1)
@@ -55,7 +68,10 @@ fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     // A target directory of its own: the workspace's binary stays untouched
     // while other tests run it.
-    c.env("CARGO_TARGET_DIR", workspace().join("target").join("workflow"));
+    c.env(
+        "CARGO_TARGET_DIR",
+        workspace().join("target").join("workflow"),
+    );
     c
 }
 
@@ -76,20 +92,43 @@ fn add_a_resource_and_use_it() {
         .current_dir(workspace())
         .env("KAPI_API_DEFS", &defs)
         .args(["build", "-p", "kapi-server", "--bin", "kapi"]);
-    run_with_timeout(build, "cargo build -p kapi-server (with example.com/v1)".into(), BUILD_TIMEOUT).ok();
+    run_with_timeout(
+        build,
+        "cargo build -p kapi-server (with example.com/v1)".into(),
+        BUILD_TIMEOUT,
+    )
+    .ok();
     let bin = workspace().join("target/workflow/debug/kapi");
 
     // Served, and usable from kubectl.
     let server = Server::start_with(&bin);
     let kubectl = server.kubectl(&kubectl_bins()[0]);
-    let resources = kubectl.run(&["api-resources", "--api-group=example.com"]).ok().to_string();
-    assert!(resources.contains("widgets") && resources.contains("Widget"), "{resources}");
+    let resources = kubectl
+        .run(&["api-resources", "--api-group=example.com"])
+        .ok()
+        .to_string();
+    assert!(
+        resources.contains("widgets") && resources.contains("Widget"),
+        "{resources}"
+    );
     let file = server.write_file("widget.yaml", &manifest);
-    kubectl.run(&["apply", "-f", file.to_str().expect("utf-8 path")]).ok();
+    kubectl
+        .run(&["apply", "-f", file.to_str().expect("utf-8 path")])
+        .ok();
     let table = kubectl.run(&["get", "widgets"]).ok().to_string();
-    let header: Vec<&str> = table.lines().next().unwrap_or("").split_whitespace().collect();
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     assert_eq!(header, ["NAME", "SIZE", "AGE"], "{table}");
-    assert!(table.lines().any(|l| l.split_whitespace().take(2).eq(["w1", "3"])), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.split_whitespace().take(2).eq(["w1", "3"])),
+        "{table}"
+    );
 
     // The status subresource: /status changes only status; the main resource ignores status.
     let (code, w) = server.get("/apis/example.com/v1/namespaces/default/widgets/w1");
@@ -97,17 +136,29 @@ fn add_a_resource_and_use_it() {
     let mut with_status = w.clone();
     with_status["status"] = serde_json::json!({"phase": "Ready"});
     with_status["spec"]["size"] = serde_json::json!(7);
-    let (code, after) = server.put("/apis/example.com/v1/namespaces/default/widgets/w1/status", &with_status);
+    let (code, after) = server.put(
+        "/apis/example.com/v1/namespaces/default/widgets/w1/status",
+        &with_status,
+    );
     assert_eq!(code.as_u16(), 200, "{after}");
     assert_eq!(after["status"]["phase"], "Ready", "{after}");
-    assert_eq!(after["spec"]["size"], 3, "a status update must not change spec: {after}");
+    assert_eq!(
+        after["spec"]["size"], 3,
+        "a status update must not change spec: {after}"
+    );
     let mut main_update = after.clone();
     main_update["status"] = serde_json::json!({"phase": "Changed"});
     main_update["spec"]["size"] = serde_json::json!(5);
-    let (code, after) = server.put("/apis/example.com/v1/namespaces/default/widgets/w1", &main_update);
+    let (code, after) = server.put(
+        "/apis/example.com/v1/namespaces/default/widgets/w1",
+        &main_update,
+    );
     assert_eq!(code.as_u16(), 200, "{after}");
     assert_eq!(after["spec"]["size"], 5, "{after}");
-    assert_eq!(after["status"]["phase"], "Ready", "the main resource must ignore status: {after}");
+    assert_eq!(
+        after["status"]["phase"], "Ready",
+        "the main resource must ignore status: {after}"
+    );
 
     // The generated Rust type, from a user's crate that depends on kapi-generated alone.
     let client = tmp.path().join("widget-client");
@@ -120,7 +171,8 @@ fn add_a_resource_and_use_it() {
         ),
     )
     .expect("write Cargo.toml");
-    std::fs::copy(workspace().join("Cargo.lock"), client.join("Cargo.lock")).expect("copy Cargo.lock");
+    std::fs::copy(workspace().join("Cargo.lock"), client.join("Cargo.lock"))
+        .expect("copy Cargo.lock");
     std::fs::write(
         client.join("src/main.rs"),
         r#"use kapi_generated::api::example_com::v1::{Widget, WidgetList, WidgetSpec};
@@ -159,10 +211,19 @@ fn main() {
     new.arg("new");
     let new = run_with_timeout(new, "widget-client new".into(), Duration::from_secs(30));
     let new_file = server.write_file("w2.json", new.ok());
-    kubectl.run(&["create", "-f", new_file.to_str().expect("utf-8 path")]).ok();
-    let json = kubectl.run(&["get", "widgets", "-o", "json"]).ok().to_string();
+    kubectl
+        .run(&["create", "-f", new_file.to_str().expect("utf-8 path")])
+        .ok();
+    let json = kubectl
+        .run(&["get", "widgets", "-o", "json"])
+        .ok()
+        .to_string();
     let listed = json_through(&client_bin, &json);
-    assert_eq!(listed.lines().collect::<Vec<_>>(), ["w1 5 blue", "w2 11 red"], "{listed}");
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        ["w1 5 blue", "w2 11 red"],
+        "{listed}"
+    );
 }
 
 fn json_through(bin: &Path, input: &str) -> String {
@@ -172,7 +233,12 @@ fn json_through(bin: &Path, input: &str) -> String {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn widget-client");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
     let out = child.wait_with_output().expect("widget-client");
     assert!(out.status.success(), "widget-client failed");
     String::from_utf8_lossy(&out.stdout).into_owned()
