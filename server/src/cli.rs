@@ -18,4 +18,13 @@ pub struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, alias = "secure-port", default_value_t = 6443)]
     pub port: u16,
+
+    /// etcd servers to store objects in (comma-separated URLs); without it the
+    /// embedded store in --data-dir is used.
+    #[arg(long, value_delimiter = ',')]
+    pub etcd_servers: Vec<String>,
+
+    /// The prefix of every key in etcd.
+    #[arg(long, default_value = "/registry")]
+    pub etcd_prefix: String,
 }

@@ -26,6 +26,7 @@ use crate::rest::RequestScope;
 use crate::rest::install::{Registry, RegistryBuilder};
 use crate::storage::Storage;
 use crate::storage::embedded::EmbeddedStore;
+use crate::storage::etcd::EtcdStore;
 
 /// How to serve.
 #[derive(Debug, Clone)]
@@ -34,6 +35,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where to listen (port 0: any free port).
     pub addr: SocketAddr,
+    /// etcd servers (`--etcd-servers`); empty: the embedded store.
+    pub etcd_servers: Vec<String>,
+    /// The root of every key in etcd (`--etcd-prefix`).
+    pub etcd_prefix: String,
 }
 
 /// Why the server could not start.
@@ -58,6 +63,9 @@ pub enum StartError {
     /// The system namespaces could not be created.
     #[error("cannot create the system namespaces: {0}")]
     Bootstrap(String),
+    /// The etcd client could not be set up.
+    #[error("cannot use etcd: {0}")]
+    Etcd(String),
 }
 
 /// A running server.
@@ -106,9 +114,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         dir: config.data_dir.display().to_string(),
         reason,
     };
-    let store = EmbeddedStore::open(&config.data_dir).map_err(|e| dir_err(e.to_string()))?;
-    let storage: Arc<dyn Storage> = Arc::new(store);
-    let mut builder = RegistryBuilder::new(storage);
+    let storage: Arc<dyn Storage> = if config.etcd_servers.is_empty() {
+        Arc::new(EmbeddedStore::open(&config.data_dir).map_err(|e| dir_err(e.to_string()))?)
+    } else {
+        Arc::new(
+            EtcdStore::connect(&config.etcd_servers, &config.etcd_prefix)
+                .await
+                .map_err(|e| StartError::Etcd(e.to_string()))?,
+        )
+    };
+    let mut builder = RegistryBuilder::new(storage.clone());
     builder.add_generated();
     let registry = builder.build();
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -121,7 +136,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.addr,
         reason: e.to_string(),
     })?;
-    bootstrap(&registry).await?;
+    // On etcd, an unreachable server is not fatal: serve (not ready) and retry.
+    let on_etcd = !config.etcd_servers.is_empty();
+    let bootstrapped = match bootstrap(&registry).await {
+        Ok(()) => true,
+        Err(e) if on_etcd => {
+            tracing::error!(servers = ?config.etcd_servers, error = %e, "etcd is not reachable; /readyz reports not ready and start-up retries");
+            false
+        }
+        Err(e) => return Err(e),
+    };
     let gv = format!("v1.{}.0", http::KUBE_MINOR);
     let state = Arc::new(http::AppState {
         discovery: discovery::Discovery::build(&registry),
@@ -129,11 +153,29 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         registry,
         delegate: Arc::new(http::NotFound),
         ready: AtomicBool::new(false),
+        storage,
     });
     let url = format!("http://{addr}");
     let kubeconfig =
         kubeconfig::write(&config.data_dir, &url).map_err(|e| dir_err(e.to_string()))?;
-    state.ready.store(true, Ordering::Release);
+    if bootstrapped {
+        state.ready.store(true, Ordering::Release);
+    } else {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                match bootstrap(&state.registry).await {
+                    Ok(()) => {
+                        tracing::info!("etcd reached; start-up finished");
+                        state.ready.store(true, Ordering::Release);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "etcd still not reachable; retrying"),
+                }
+            }
+        });
+    }
     let (shutdown, mut rx) = tokio::sync::watch::channel(false);
     let app = http::router(state);
     let task = tokio::spawn(async move {

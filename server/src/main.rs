@@ -16,6 +16,8 @@ async fn main() -> std::process::ExitCode {
     let config = kapi_server::Config {
         data_dir: args.data_dir.clone(),
         addr: std::net::SocketAddr::new(args.bind_address, args.port),
+        etcd_servers: args.etcd_servers.clone(),
+        etcd_prefix: args.etcd_prefix.clone(),
     };
     let running = match kapi_server::start(config).await {
         Ok(r) => r,

@@ -54,6 +54,8 @@ pub struct AppState {
     pub delegate: Arc<dyn Delegate>,
     /// Whether start-up has finished.
     pub ready: AtomicBool,
+    /// The store, for `/readyz`'s storage check.
+    pub storage: Arc<dyn crate::storage::Storage>,
 }
 
 /// The router.
@@ -159,11 +161,12 @@ async fn livez(Query(q): Query<HealthQuery>) -> Response {
 
 async fn readyz(State(s): State<Arc<AppState>>, Query(q): Query<HealthQuery>) -> Response {
     let ready = s.ready.load(Ordering::Acquire);
+    let storage = s.storage.health().await.is_ok();
     health(
         &[
             ("ping", true),
             ("log", true),
-            ("storage", ready),
+            ("etcd", storage),
             ("poststarthook/bootstrap-namespaces", ready),
         ],
         q.verbose.is_some(),

@@ -135,7 +135,7 @@ impl RegistryBuilder {
             .endpoints
             .iter()
             .filter(|e| e.resource.namespaced())
-            .map(|e| resource_prefix(&e.resource))
+            .map(|e| resource_prefix(self.storage.key_prefix(), &e.resource))
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();

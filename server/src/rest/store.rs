@@ -40,12 +40,13 @@ pub struct TypedStore<K: Resource> {
     prefix: String,
 }
 
-/// The key prefix of a resource: `/registry/configmaps/`, `/registry/coordination.k8s.io/leases/`.
-pub fn resource_prefix(r: &ApiResource) -> String {
+/// The key prefix of a resource under the store's root (`/registry`):
+/// `/registry/configmaps/`, `/registry/coordination.k8s.io/leases/`.
+pub fn resource_prefix(root: &str, r: &ApiResource) -> String {
     if r.group.is_empty() {
-        format!("/registry/{}/", r.plural)
+        format!("{root}/{}/", r.plural)
     } else {
-        format!("/registry/{}/{}/", r.group, r.plural)
+        format!("{root}/{}/{}/", r.group, r.plural)
     }
 }
 
@@ -130,7 +131,7 @@ fn spec_part(obj: &Value) -> Value {
 impl<K: Resource> TypedStore<K> {
     /// A store for `K` on `storage`.
     pub fn new(storage: Arc<dyn Storage>, dt: K::DynamicType, strategy: Arc<dyn Strategy>) -> Self {
-        let prefix = resource_prefix(K::api_resource(&dt));
+        let prefix = resource_prefix(storage.key_prefix(), K::api_resource(&dt));
         TypedStore {
             storage,
             dt,
@@ -241,7 +242,7 @@ impl<K: Resource> TypedStore<K> {
     async fn ensure_namespace(&self, ns: &str, name: &str) -> Result<(), ApiError> {
         let kv = self
             .storage
-            .get(&format!("/registry/namespaces/{ns}"))
+            .get(&format!("{}/namespaces/{ns}", self.storage.key_prefix()))
             .await
             .map_err(|e| self.storage_error(e, name))?;
         let Some(kv) = kv else {

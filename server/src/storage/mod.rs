@@ -1,9 +1,12 @@
 //! The `Storage` trait: a key-value store with etcd's semantics (one global
 //! revision, create-if-absent, compare-and-swap on a key's modification
 //! revision, range reads, watch from a revision). The REST layer is generic
-//! code on top of it; [`embedded`] is the default backend.
+//! code on top of it; [`embedded`] is the default backend, [`etcd`] the one
+//! chosen with `--etcd-servers`.
 
 pub mod embedded;
+pub mod etcd;
+pub mod etcd_process;
 
 use std::pin::Pin;
 
@@ -117,6 +120,16 @@ pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, StorageError>> + 
 /// A key-value store with etcd's semantics.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
+    /// The root every key lives under (`/registry`; for etcd, `--etcd-prefix`).
+    fn key_prefix(&self) -> &str {
+        "/registry"
+    }
+
+    /// Whether the store can serve now (`/readyz` asks).
+    async fn health(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// Reads one key.
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, StorageError>;
 
