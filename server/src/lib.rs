@@ -114,6 +114,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         dir: config.data_dir.display().to_string(),
         reason,
     };
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| dir_err(e.to_string()))?;
     let storage: Arc<dyn Storage> = if config.etcd_servers.is_empty() {
         Arc::new(EmbeddedStore::open(&config.data_dir).map_err(|e| dir_err(e.to_string()))?)
     } else {
@@ -123,6 +124,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 .map_err(|e| StartError::Etcd(e.to_string()))?,
         )
     };
+    if let Err(e) = storage.health().await {
+        tracing::error!(servers = ?config.etcd_servers, error = %e, "etcd is not reachable");
+    }
     let mut builder = RegistryBuilder::new(storage.clone());
     builder.add_generated();
     let registry = builder.build();

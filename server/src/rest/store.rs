@@ -640,6 +640,13 @@ impl<K: Resource> TypedStore<K> {
         let (mut start_after, token_rv) = match &opts.continue_token {
             Some(t) => {
                 let t = decode_continue(t, &prefix)?;
+                if let Err(StorageError::Compacted { .. }) = self.storage.check_history(t.rv).await
+                {
+                    return Err(ApiError::expired(
+                        "The provided continue parameter is too old to display a consistent list result. \
+                         You can start a new list without the continue parameter.",
+                    ));
+                }
                 (Some(t.start), Some(t.rv))
             }
             None => (None, None),

@@ -103,4 +103,23 @@ pub async fn run(store: &dyn Storage) {
     assert_eq!(revs.len(), 50);
     assert_eq!(store.current_rev().await.unwrap(), before + 50);
     assert_eq!(store.list("/c/", None, 0).await.unwrap().items.len(), 50);
+
+    // Compaction drops history below a revision, never objects: a watch or a
+    // continue token from below it is told so (at once or as its first item).
+    let now = store.current_rev().await.unwrap();
+    let old = before;
+    assert_eq!(store.compact(now - 10).await.unwrap(), now - 10);
+    assert!(matches!(
+        store.check_history(old).await,
+        Err(StorageError::Compacted { .. })
+    ));
+    store.check_history(now - 10).await.unwrap();
+    let err = match store.watch("/c/", old).await {
+        Err(e) => e,
+        Ok(mut w) => w.next().await.unwrap().unwrap_err(),
+    };
+    assert!(matches!(err, StorageError::Compacted { .. }), "{err:?}");
+    let mut w = store.watch("/c/", now - 10).await.unwrap();
+    assert_eq!(w.next().await.unwrap().unwrap().rev(), now - 9);
+    assert_eq!(store.list("/c/", None, 0).await.unwrap().items.len(), 50);
 }

@@ -56,6 +56,8 @@ pub struct EmbeddedStore {
     rev: Arc<AtomicU64>,
     /// Revisions at or below this are gone from the event log.
     compacted: Arc<AtomicU64>,
+    /// How many durable commits the writer made (group commit: fewer than writes).
+    commits: Arc<AtomicU64>,
     writer: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -162,10 +164,12 @@ impl EmbeddedStore {
         let (writes, rx) = mpsc::unbounded_channel();
         let rev = Arc::new(AtomicU64::new(rev));
         let compacted = Arc::new(AtomicU64::new(compacted));
+        let commits = Arc::new(AtomicU64::new(0));
         let writer = Writer {
             db: db.clone(),
             events: events.clone(),
             rev: rev.clone(),
+            commits: commits.clone(),
         };
         let writer = std::thread::Builder::new()
             .name("kapi-store-writer".into())
@@ -177,8 +181,43 @@ impl EmbeddedStore {
             events,
             rev,
             compacted,
+            commits,
             writer: Some(writer),
         })
+    }
+
+    /// How many durable commits the store made since it was opened.
+    pub fn commit_count(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
+    }
+
+    /// Drops the event log up to and including `rev` (in its own transaction,
+    /// which redb serialises with the writer's).
+    fn compact_blocking(db: &Database, rev: Rev) -> Result<Rev, StorageError> {
+        let txn = db.begin_write().map_err(internal)?;
+        let compacted = {
+            let mut meta = txn.open_table(META).map_err(internal)?;
+            let current = meta
+                .get("rev")
+                .map_err(internal)?
+                .map(|v| v.value())
+                .unwrap_or(1);
+            let old = meta
+                .get("compacted")
+                .map_err(internal)?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            let target = rev.min(current);
+            if target <= old {
+                return Ok(old);
+            }
+            let mut log = txn.open_table(EVENTS).map_err(internal)?;
+            log.retain_in(..=target, |_, _| false).map_err(internal)?;
+            meta.insert("compacted", target).map_err(internal)?;
+            target
+        };
+        txn.commit().map_err(internal)?;
+        Ok(compacted)
     }
 
     async fn write(&self, op: Op) -> Result<(KeyValue, Rev), StorageError> {
@@ -234,6 +273,19 @@ impl EmbeddedStore {
             .map_err(internal)?
             .map(|v| v.value())
             .unwrap_or(1);
+        // Checked in the same snapshot as the log is read, so a compaction
+        // running meanwhile cannot leave a gap.
+        let compacted = meta
+            .get("compacted")
+            .map_err(internal)?
+            .map(|v| v.value())
+            .unwrap_or(0);
+        if after < compacted {
+            return Err(StorageError::Compacted {
+                requested: after,
+                compacted,
+            });
+        }
         let table = txn.open_table(EVENTS).map_err(internal)?;
         let mut out = Vec::new();
         for entry in table.range(after + 1..).map_err(internal)? {
@@ -343,12 +395,33 @@ impl Storage for EmbeddedStore {
     async fn current_rev(&self) -> Result<Rev, StorageError> {
         Ok(self.rev.load(Ordering::Acquire))
     }
+
+    async fn compact(&self, rev: Rev) -> Result<Rev, StorageError> {
+        let db = self.db.clone();
+        let done = tokio::task::spawn_blocking(move || Self::compact_blocking(&db, rev))
+            .await
+            .map_err(internal)??;
+        self.compacted.fetch_max(done, Ordering::AcqRel);
+        Ok(done)
+    }
+
+    async fn check_history(&self, rev: Rev) -> Result<(), StorageError> {
+        let compacted = self.compacted.load(Ordering::Acquire);
+        if rev < compacted {
+            return Err(StorageError::Compacted {
+                requested: rev,
+                compacted,
+            });
+        }
+        Ok(())
+    }
 }
 
 struct Writer {
     db: Arc<Database>,
     events: broadcast::Sender<Arc<Event>>,
     rev: Arc<AtomicU64>,
+    commits: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -399,6 +472,7 @@ impl Writer {
                 meta.insert("rev", rev).map_err(internal)?;
             }
             txn.commit().map_err(internal)?;
+            self.commits.fetch_add(1, Ordering::AcqRel);
             Ok(rev)
         })();
         match outcome {
@@ -528,5 +602,87 @@ mod tests {
         let mut w = store.watch("/a/", rev - 1).await.unwrap();
         let ev = w.next().await.unwrap().unwrap();
         assert_eq!(ev.rev(), rev);
+    }
+
+    #[tokio::test]
+    async fn compaction_drops_history_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r1, r3) = {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            let r1 = store
+                .create("/a/1", Bytes::from_static(b"1"))
+                .await
+                .unwrap()
+                .mod_rev;
+            let r2 = store
+                .create("/a/2", Bytes::from_static(b"2"))
+                .await
+                .unwrap()
+                .mod_rev;
+            let r3 = store
+                .create("/a/3", Bytes::from_static(b"3"))
+                .await
+                .unwrap()
+                .mod_rev;
+            assert_eq!(store.compact(r2).await.unwrap(), r2);
+            // Below the compacted revision: 410; at it: the later history.
+            assert_eq!(
+                store.watch("/a/", r1).await.err(),
+                Some(StorageError::Compacted {
+                    requested: r1,
+                    compacted: r2
+                })
+            );
+            assert!(store.check_history(r1).await.is_err());
+            store.check_history(r2).await.unwrap();
+            let mut w = store.watch("/a/", r2).await.unwrap();
+            assert_eq!(w.next().await.unwrap().unwrap().rev(), r3);
+            // Compacting backwards changes nothing; objects stay.
+            assert_eq!(store.compact(r1).await.unwrap(), r2);
+            assert_eq!(store.list("/a/", None, 0).await.unwrap().items.len(), 3);
+            (r1, r3)
+        };
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        assert!(matches!(
+            store.watch("/a/", r1).await.err(),
+            Some(StorageError::Compacted { .. })
+        ));
+        let events = {
+            let txn = store.db.begin_read().unwrap();
+            let log = txn.open_table(EVENTS).unwrap();
+            log.range(0..).unwrap().count()
+        };
+        assert_eq!(events, 1, "only the event of {r3} is left in the log");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writers_share_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        const WRITES: u64 = 400;
+        let before = store.commit_count();
+        let writes = (0..WRITES).map(|i| {
+            let store = &store;
+            async move {
+                store
+                    .create(&format!("/g/{i:04}"), Bytes::from_static(b"x"))
+                    .await
+                    .unwrap()
+            }
+        });
+        let done = futures::future::join_all(writes).await;
+        assert_eq!(done.len() as u64, WRITES);
+        let commits = store.commit_count() - before;
+        eprintln!("{WRITES} concurrent writes took {commits} commits");
+        assert!(commits >= 1);
+        assert!(
+            commits * 4 <= WRITES,
+            "group commit should share commits: {commits} commits for {WRITES} writes"
+        );
+        // Every acknowledged write is there.
+        assert_eq!(
+            store.list("/g/", None, 0).await.unwrap().items.len() as usize,
+            WRITES as usize
+        );
     }
 }

@@ -439,6 +439,34 @@ impl Storage for EtcdStore {
         let resp = bounded(kv.get(key, Some(GetOptions::new().with_count_only()))).await?;
         header_rev(resp.header())
     }
+
+    async fn compact(&self, rev: Rev) -> Result<Rev, StorageError> {
+        let mut kv = self.client.kv_client();
+        match bounded(kv.compact(irev(rev), None)).await {
+            // Already compacted at or past `rev` (by this or another kapi).
+            Ok(_) | Err(StorageError::Compacted { .. }) => Ok(rev),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn check_history(&self, rev: Rev) -> Result<(), StorageError> {
+        if rev == 0 {
+            return Ok(());
+        }
+        // A count-only read at `rev` fails exactly when etcd compacted past it.
+        let mut kv = self.client.kv_client();
+        let options = GetOptions::new().with_count_only().with_revision(irev(rev));
+        match bounded(kv.get(format!("{}/", self.prefix), Some(options))).await {
+            Ok(_) => Ok(()),
+            Err(StorageError::Compacted { .. }) => Err(StorageError::Compacted {
+                requested: rev,
+                compacted: 0,
+            }),
+            // A future revision is not a gap; callers check that bound themselves.
+            Err(StorageError::Internal(m)) if m.contains("future revision") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 fn convert_event(ev: &etcd_client::Event) -> Result<Event, StorageError> {
@@ -508,8 +536,12 @@ mod tests {
             .update("/kapi/x/a", Bytes::from_static(b"2"), a.mod_rev)
             .await
             .unwrap();
-        let mut kv = store.client.kv_client();
-        kv.compact(irev(b.mod_rev), None).await.unwrap();
+        assert_eq!(store.compact(b.mod_rev).await.unwrap(), b.mod_rev);
+        assert!(matches!(
+            store.check_history(a.mod_rev - 1).await,
+            Err(StorageError::Compacted { .. })
+        ));
+        store.check_history(b.mod_rev).await.unwrap();
         // etcd reports a compacted start right away or as the watch's first answer.
         let compacted = match store.watch("/kapi/x/", a.mod_rev - 1).await {
             Err(e) => e,

@@ -166,6 +166,14 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The store's current revision.
     async fn current_rev(&self) -> Result<Rev, StorageError>;
+
+    /// Drops the history at and below `rev` (never the current objects);
+    /// returns the compacted revision now in effect.
+    async fn compact(&self, rev: Rev) -> Result<Rev, StorageError>;
+
+    /// `Err(Compacted)` when the history after `rev` is no longer complete
+    /// (a watch or a continue token from `rev` would miss changes).
+    async fn check_history(&self, rev: Rev) -> Result<(), StorageError>;
 }
 
 #[cfg(test)]

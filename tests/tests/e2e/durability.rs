@@ -1,19 +1,97 @@
-//! Crash safety: whatever the server acknowledged must survive a SIGKILL.
+//! Crash safety: whatever the server acknowledged must survive a SIGKILL, on
+//! the embedded store and on etcd, and a watch from before the crash resumes
+//! (or is told 410 to relist) without a silent gap.
 
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use serde_json::Value;
 
-use crate::harness::{Server, configmap, http_client};
+use crate::harness::{Server, configmap, http_client, on_etcd};
 
 const THREADS: usize = 8;
 const PER_THREAD: usize = 300;
 
 #[test]
 fn kill9_during_creates_keeps_acknowledged_writes() {
-    let mut server = Server::start();
+    kill9_during_creates(Server::start());
+}
+
+#[test]
+fn kill9_during_creates_on_etcd_keeps_acknowledged_writes() {
+    on_etcd(|| kill9_during_creates(Server::start()));
+}
+
+/// A watch from `rv` after the crash: it either replays every acknowledged
+/// create (in resourceVersion order) or ends with a 410 Expired error event.
+fn assert_watch_resumes(server: &Server, rv: &str, acked: &[(String, String)]) {
+    let mut missing: BTreeSet<&str> = acked.iter().map(|(n, _)| n.as_str()).collect();
+    let r = http_client(Duration::from_secs(60))
+        .get(server.at(&format!(
+            "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=30"
+        )))
+        .send()
+        .expect("watch GET");
+    assert_eq!(r.status(), StatusCode::OK, "watch from {rv} after restart");
+    let mut last_rv = 0u64;
+    for line in BufReader::new(r).lines() {
+        let line = line.expect("read watch stream");
+        if line.trim().is_empty() {
+            continue;
+        }
+        let ev: Value = serde_json::from_str(&line).expect("watch event JSON");
+        if ev["type"] == "ERROR" {
+            assert_eq!(
+                ev["object"]["code"], 410,
+                "only 410 may end the watch: {ev}"
+            );
+            assert_eq!(ev["object"]["reason"], "Expired", "{ev}");
+            eprintln!(
+                "the watch from {rv} got 410 (relist); {} not replayed",
+                missing.len()
+            );
+            return;
+        }
+        let obj_rv: u64 = ev["object"]["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .expect("event resourceVersion");
+        assert!(
+            obj_rv > last_rv,
+            "events out of order: {obj_rv} after {last_rv}"
+        );
+        last_rv = obj_rv;
+        if ev["type"] == "ADDED"
+            && let Some(name) = ev["object"]["metadata"]["name"].as_str()
+        {
+            missing.remove(name);
+        }
+        if missing.is_empty() {
+            eprintln!(
+                "the watch from {rv} resumed and replayed all {} creates",
+                acked.len()
+            );
+            return;
+        }
+    }
+    panic!(
+        "the watch from {rv} ended without 410 and without {} acknowledged creates, e.g. {:?}",
+        missing.len(),
+        missing.iter().take(5).collect::<Vec<_>>()
+    );
+}
+
+fn kill9_during_creates(mut server: Server) {
+    let (status, before) = server.get("/api/v1/namespaces/default/configmaps");
+    assert_eq!(status, StatusCode::OK, "{before}");
+    let rv_before = before["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("list resourceVersion")
+        .to_string();
     let url = format!("{}/api/v1/namespaces/default/configmaps", server.url());
     let acked = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -101,6 +179,8 @@ fn kill9_during_creates_keeps_acknowledged_writes() {
         recorded.len(),
         lost.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
     );
+
+    assert_watch_resumes(&server, &rv_before, &recorded);
 
     // The restarted server still takes writes, and the list agrees.
     server.create_configmap("default", "after-restart", &[("a", "b")]);

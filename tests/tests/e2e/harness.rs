@@ -64,6 +64,23 @@ pub fn kapi_bin() -> PathBuf {
     bin
 }
 
+thread_local! {
+    /// The etcd that [`Server::start`] puts kapi on, inside [`on_etcd`].
+    static ETCD_URL: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with every [`Server::start`] on this thread storing in a fresh
+/// etcd (Debian's `/usr/bin/etcd` on loopback, stopped afterwards) instead of
+/// the embedded store: the harness option that runs e2e scenarios on etcd.
+pub fn on_etcd<R>(f: impl FnOnce() -> R) -> R {
+    let etcd = kapi_server::storage::etcd_process::EtcdProcess::start();
+    ETCD_URL.with(|u| *u.borrow_mut() = Some(etcd.url()));
+    let out = f();
+    ETCD_URL.with(|u| *u.borrow_mut() = None);
+    drop(etcd);
+    out
+}
+
 /// A running kapi server with its own data directory, logs and `HOME`.
 pub struct Server {
     bin: PathBuf,
@@ -72,6 +89,10 @@ pub struct Server {
     url: String,
     /// How many times the binary was started (names the log files).
     starts: u32,
+    /// Extra command-line arguments (the storage backend).
+    args: Vec<String>,
+    /// Whether start waits for `/readyz` to answer 200.
+    wait_ready: bool,
 }
 
 impl Server {
@@ -83,6 +104,27 @@ impl Server {
 
     /// Starts a given kapi binary (a build with other schema files, say).
     pub fn start_with(bin: &Path) -> Server {
+        let args = ETCD_URL
+            .with(|u| u.borrow().clone())
+            .map_or_else(Vec::new, |url| vec!["--etcd-servers".to_string(), url]);
+        Self::start_full(bin, args, true)
+    }
+
+    /// Starts kapi with extra arguments (`--etcd-servers`, `--etcd-prefix`)
+    /// and waits until it is ready.
+    pub fn start_args(args: &[&str]) -> Server {
+        let args = args.iter().map(|a| a.to_string()).collect();
+        Self::start_full(&kapi_bin(), args, true)
+    }
+
+    /// Starts kapi with extra arguments and waits only for its kubeconfig,
+    /// not for `/readyz` (a store that is not reachable yet).
+    pub fn start_unready(args: &[&str]) -> Server {
+        let args = args.iter().map(|a| a.to_string()).collect();
+        Self::start_full(&kapi_bin(), args, false)
+    }
+
+    fn start_full(bin: &Path, args: Vec<String>, wait_ready: bool) -> Server {
         let bin = bin.to_path_buf();
         let tmp = tempfile::Builder::new()
             .prefix("kapi-e2e-")
@@ -97,6 +139,8 @@ impl Server {
             child: None,
             url: String::new(),
             starts: 0,
+            args,
+            wait_ready,
         };
         server.spawn_and_wait();
         server
@@ -167,6 +211,7 @@ impl Server {
         cmd.arg("--data-dir")
             .arg(self.data_dir())
             .args(["--bind-address", "127.0.0.1", "--port", "0"])
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(File::create(&out).expect("create stdout log"))
             .stderr(File::create(&err).expect("create stderr log"));
@@ -202,6 +247,9 @@ impl Server {
             "kubeconfig server URL should be http://127.0.0.1:PORT, got {:?}",
             self.url
         );
+        if !self.wait_ready {
+            return;
+        }
         // 2. /readyz answers 200.
         let client = http_client(Duration::from_secs(2));
         loop {

@@ -89,7 +89,7 @@ fn put_name_mismatch_is_bad_request() {
 }
 
 #[test]
-fn put_with_stale_resource_version_conflicts() {
+pub(crate) fn put_with_stale_resource_version_conflicts() {
     let server = Server::start();
     let created = server.create_configmap("default", "x", &[("k", "v1")]);
     let rv1 = created["metadata"]["resourceVersion"]
@@ -138,7 +138,7 @@ fn unknown_resource_is_404_status() {
 }
 
 #[test]
-fn write_into_missing_namespace_is_404() {
+pub(crate) fn write_into_missing_namespace_is_404() {
     let server = Server::start();
     let (status, body) = server.post(
         "/api/v1/namespaces/nope/configmaps",
@@ -169,7 +169,7 @@ fn version_with_and_without_slash() {
 }
 
 #[test]
-fn lists_carry_resource_version() {
+pub(crate) fn lists_carry_resource_version() {
     let server = Server::start();
     server.create_configmap("default", "listed", &[("a", "b")]);
     let (status, list) = server.get(CMS);
@@ -250,7 +250,7 @@ fn has_event(events: &[Value], typ: &str, name: &str) -> bool {
 }
 
 #[test]
-fn watch_streams_json_lines() {
+pub(crate) fn watch_streams_json_lines() {
     let server = Server::start();
     server.create_configmap("default", "w1", &[("a", "1")]);
 

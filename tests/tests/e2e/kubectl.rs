@@ -252,7 +252,7 @@ fn get_table_json_and_yaml() {
 }
 
 #[test]
-fn label_replace_delete() {
+pub(crate) fn label_replace_delete() {
     for_each_kubectl(|server, k| {
         let tag = k.tag();
         let name = format!("cycle-{tag}");
@@ -297,7 +297,7 @@ fn label_replace_delete() {
 }
 
 #[test]
-fn get_watch_sees_added() {
+pub(crate) fn get_watch_sees_added() {
     for_each_kubectl(|server, k| {
         let tag = k.tag();
         let before = format!("pre-{tag}");

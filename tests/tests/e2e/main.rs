@@ -5,6 +5,7 @@
 mod harness;
 
 mod durability;
+mod etcd;
 mod http;
 mod kubectl;
 mod python;

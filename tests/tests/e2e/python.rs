@@ -19,11 +19,11 @@ fn run_script(script: &str) {
 }
 
 #[test]
-fn python_configmap_crud_and_conflict() {
+pub(crate) fn python_configmap_crud_and_conflict() {
     run_script("configmap_crud.py");
 }
 
 #[test]
-fn python_watch() {
+pub(crate) fn python_watch() {
     run_script("watch_configmaps.py");
 }

@@ -1,0 +1,250 @@
+//! kapi on etcd (`--etcd-servers`): a subset of the other modules' scenarios
+//! run unchanged on etcd, two kapi processes sharing one etcd, and etcd
+//! unreachable at start and lost while serving.
+
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kapi_server::storage::etcd_process::EtcdProcess;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::{Server, assert_status, http_client, on_etcd};
+
+const CMS: &str = "/api/v1/namespaces/default/configmaps";
+
+// The same scenarios as on the embedded store.
+
+#[test]
+fn http_stale_put_conflicts_on_etcd() {
+    on_etcd(crate::http::put_with_stale_resource_version_conflicts);
+}
+
+#[test]
+fn http_missing_namespace_on_etcd() {
+    on_etcd(crate::http::write_into_missing_namespace_is_404);
+}
+
+#[test]
+fn http_list_resource_version_on_etcd() {
+    on_etcd(crate::http::lists_carry_resource_version);
+}
+
+#[test]
+fn http_watch_on_etcd() {
+    on_etcd(crate::http::watch_streams_json_lines);
+}
+
+#[test]
+fn kubectl_label_replace_delete_on_etcd() {
+    on_etcd(crate::kubectl::label_replace_delete);
+}
+
+#[test]
+fn kubectl_get_watch_on_etcd() {
+    on_etcd(crate::kubectl::get_watch_sees_added);
+}
+
+#[test]
+fn python_crud_on_etcd() {
+    on_etcd(crate::python::python_configmap_crud_and_conflict);
+}
+
+#[test]
+fn python_watch_on_etcd() {
+    on_etcd(crate::python::python_watch);
+}
+
+/// Opens a watch and forwards its events (one JSON value per line) to a
+/// channel; the channel closes when the stream ends.
+fn watch_in_background(url: String) -> mpsc::Receiver<Value> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let Ok(r) = http_client(Duration::from_secs(120)).get(url).send() else {
+            return;
+        };
+        for line in BufReader::new(r).lines() {
+            let Ok(line) = line else { return };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let Ok(ev) = serde_json::from_str::<Value>(&line) else {
+                return;
+            };
+            if tx.send(ev).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn rv_of(obj: &Value) -> String {
+    obj["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("resourceVersion")
+        .to_string()
+}
+
+#[test]
+fn two_kapis_share_one_etcd() {
+    let etcd = EtcdProcess::start();
+    let url = etcd.url();
+    let args = ["--etcd-servers", url.as_str(), "--etcd-prefix", "/shared"];
+    let a = Server::start_args(&args);
+    let b = Server::start_args(&args);
+
+    // Written through A, read through B.
+    let created = a.create_configmap("default", "shared", &[("k", "from-a")]);
+    let (status, read) = b.get(&format!("{CMS}/shared"));
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["data"]["k"], "from-a");
+    assert_eq!(rv_of(&read), rv_of(&created), "one resourceVersion space");
+
+    // Watched through B from that revision: A's changes arrive.
+    let events = watch_in_background(b.at(&format!(
+        "{CMS}?watch=true&resourceVersion={}&timeoutSeconds=20",
+        rv_of(&created)
+    )));
+    thread::sleep(Duration::from_millis(300));
+    a.create_configmap("default", "second", &[("k", "v")]);
+
+    // Optimistic concurrency across the two: both hold the same version,
+    // the first writer wins and the second gets 409.
+    let mut via_a = read.clone();
+    via_a["data"] = json!({"k": "a-wins"});
+    let (status, updated) = a.put(&format!("{CMS}/shared"), &via_a);
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    let mut via_b = read.clone();
+    via_b["data"] = json!({"k": "b-loses"});
+    let (status, body) = b.put(&format!("{CMS}/shared"), &via_b);
+    assert_status(status, &body, 409, "Conflict");
+    let (_, now) = b.get(&format!("{CMS}/shared"));
+    assert_eq!(now["data"]["k"], "a-wins", "{now}");
+
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while seen.len() < 2 && Instant::now() < deadline {
+        if let Ok(ev) = events.recv_timeout(Duration::from_millis(200)) {
+            seen.push((
+                ev["type"].as_str().unwrap_or_default().to_string(),
+                ev["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            ("ADDED".to_string(), "second".to_string()),
+            ("MODIFIED".to_string(), "shared".to_string())
+        ],
+        "B's watch sees A's writes in order"
+    );
+
+    // The keys are laid out as upstream, under the prefix.
+    let (status, ns) = b.get("/api/v1/namespaces/kube-system");
+    assert_eq!(status, StatusCode::OK, "{ns}");
+}
+
+fn readyz(server: &Server) -> Option<StatusCode> {
+    http_client(Duration::from_secs(5))
+        .get(server.at("/readyz"))
+        .send()
+        .ok()
+        .map(|r| r.status())
+}
+
+/// Polls `f` every 200 ms until it is true, for at most `limit`.
+fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "{what} within {limit:?}");
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn etcd_unreachable_at_start_then_ready() {
+    let mut etcd = EtcdProcess::start();
+    etcd.stop();
+    let url = etcd.url();
+    let server = Server::start_unready(&["--etcd-servers", url.as_str()]);
+    assert_ne!(
+        readyz(&server),
+        Some(StatusCode::OK),
+        "not ready without etcd"
+    );
+    let (status, body) = server.get(CMS);
+    assert_status(status, &body, 503, "ServiceUnavailable");
+    eventually(Duration::from_secs(10), "a clear error in the log", || {
+        server.logs().contains("etcd is not reachable")
+    });
+
+    etcd.restart();
+    eventually(Duration::from_secs(30), "ready once etcd is up", || {
+        readyz(&server) == Some(StatusCode::OK)
+    });
+    server.create_configmap("default", "after-etcd", &[("a", "b")]);
+    let (status, ns) = server.get("/api/v1/namespaces/default");
+    assert_eq!(status, StatusCode::OK, "bootstrap finished: {ns}");
+}
+
+#[test]
+fn etcd_lost_while_serving_then_back() {
+    let mut etcd = EtcdProcess::start();
+    let url = etcd.url();
+    let server = Server::start_args(&["--etcd-servers", url.as_str()]);
+    let created = server.create_configmap("default", "kept", &[("k", "v")]);
+    let events = watch_in_background(server.at(&format!(
+        "{CMS}?watch=true&resourceVersion={}&timeoutSeconds=120",
+        rv_of(&created)
+    )));
+    thread::sleep(Duration::from_millis(300));
+
+    etcd.stop();
+    // Requests fail with a Status (503, or 504 for a timeout), not a hang.
+    let r = http_client(Duration::from_secs(30))
+        .get(server.at(&format!("{CMS}/kept")))
+        .send()
+        .expect("GET while etcd is down");
+    let status = r.status();
+    let body: Value = r.json().expect("a Status body");
+    assert!(
+        status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::GATEWAY_TIMEOUT,
+        "HTTP {status}: {body}"
+    );
+    assert_eq!(body["kind"], "Status", "{body}");
+    assert_ne!(
+        readyz(&server),
+        Some(StatusCode::OK),
+        "not ready without etcd"
+    );
+    // The watch ends (an ERROR event, or the stream closes) so its client relists.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match events.recv_timeout(Duration::from_millis(200)) {
+            Ok(ev) if ev["type"] == "ERROR" => break,
+            Ok(ev) => panic!("unexpected event while etcd is down: {ev}"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                assert!(Instant::now() < deadline, "the watch did not end");
+            }
+        }
+    }
+
+    etcd.restart();
+    eventually(
+        Duration::from_secs(30),
+        "ready again once etcd is back",
+        || readyz(&server) == Some(StatusCode::OK),
+    );
+    let (status, kept) = server.get(&format!("{CMS}/kept"));
+    assert_eq!(status, StatusCode::OK, "{kept}");
+    assert_eq!(kept["data"]["k"], "v");
+    server.create_configmap("default", "after", &[("k", "v")]);
+}
