@@ -39,6 +39,8 @@ pub struct Config {
     pub etcd_servers: Vec<String>,
     /// The root of every key in etcd (`--etcd-prefix`).
     pub etcd_prefix: String,
+    /// How often the store's history is compacted (`--compaction-interval`; zero: never).
+    pub compaction_interval: std::time::Duration,
 }
 
 /// Why the server could not start.
@@ -106,6 +108,38 @@ async fn bootstrap(registry: &Registry) -> Result<(), StartError> {
         }
     }
     Ok(())
+}
+
+/// Compacts the store's history every `interval`, as upstream does: each run
+/// compacts to the revision the previous run saw, so at least one interval
+/// of history stays for watches and continue tokens.
+fn spawn_compactor(
+    storage: Arc<dyn Storage>,
+    interval: std::time::Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    if interval.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        let mut previous = None;
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = ticks.tick() => {}
+            }
+            if let Some(rev) = previous {
+                match storage.compact(rev).await {
+                    Ok(done) => tracing::debug!(revision = done, "compacted the store's history"),
+                    Err(e) => tracing::warn!(error = %e, "compaction failed"),
+                }
+            }
+            previous = storage.current_rev().await.ok();
+        }
+    });
 }
 
 /// Opens the store, binds, bootstraps, writes the kubeconfig and serves.
@@ -181,6 +215,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         });
     }
     let (shutdown, mut rx) = tokio::sync::watch::channel(false);
+    spawn_compactor(
+        state.storage.clone(),
+        config.compaction_interval,
+        rx.clone(),
+    );
     let app = http::router(state);
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

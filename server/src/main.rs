@@ -18,6 +18,7 @@ async fn main() -> std::process::ExitCode {
         addr: std::net::SocketAddr::new(args.bind_address, args.port),
         etcd_servers: args.etcd_servers.clone(),
         etcd_prefix: args.etcd_prefix.clone(),
+        compaction_interval: args.compaction_interval,
     };
     let running = match kapi_server::start(config).await {
         Ok(r) => r,

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod compaction;
 mod durability;
 mod etcd;
 mod http;
