@@ -147,8 +147,40 @@ fn two_kapis_share_one_etcd() {
     );
 
     // The keys are laid out as upstream, under the prefix.
-    let (status, ns) = b.get("/api/v1/namespaces/kube-system");
-    assert_eq!(status, StatusCode::OK, "{ns}");
+    let keys = etcd_keys(&url, "/");
+    for key in [
+        "/shared/configmaps/default/shared",
+        "/shared/configmaps/default/second",
+        "/shared/namespaces/kube-system",
+    ] {
+        assert!(keys.iter().any(|k| k == key), "{key} missing in {keys:?}");
+    }
+    assert!(
+        keys.iter().all(|k| k.starts_with("/shared/")),
+        "every key under --etcd-prefix: {keys:?}"
+    );
+}
+
+/// The keys under `prefix` in the etcd at `url`, read directly.
+fn etcd_keys(url: &str, prefix: &str) -> Vec<String> {
+    use kapi_server::storage::Storage;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = kapi_server::storage::etcd::EtcdStore::connect(&[url.to_string()], "/")
+            .await
+            .expect("connect to etcd");
+        store
+            .list(prefix, None, 0)
+            .await
+            .expect("list etcd keys")
+            .items
+            .into_iter()
+            .map(|kv| kv.key)
+            .collect()
+    })
 }
 
 fn readyz(server: &Server) -> Option<StatusCode> {
@@ -228,7 +260,8 @@ fn etcd_lost_while_serving_then_back() {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match events.recv_timeout(Duration::from_millis(200)) {
-            Ok(ev) if ev["type"] == "ERROR" => break,
+            // An ERROR event, or (had the watch not started yet) a Status answer.
+            Ok(ev) if ev["type"] == "ERROR" || ev["kind"] == "Status" => break,
             Ok(ev) => panic!("unexpected event while etcd is down: {ev}"),
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
