@@ -7,5 +7,6 @@ mod harness;
 mod durability;
 mod http;
 mod kubectl;
+mod protobuf;
 mod python;
 mod workflow;
