@@ -5,7 +5,7 @@
 //!
 //! A struct type is a message when one of its properties has a number; then
 //! every property but `apiVersion` and `kind` (which travel in the envelope)
-//! must have one. A named non-object type says how it is encoded with a string:
+//! must have one, or `false` to leave it out of the protobuf form. A named non-object type says how it is encoded with a string:
 //! `time`, `micro-time`, `quantity` or `raw` (JSON bytes in field 1).
 
 use std::collections::BTreeSet;
@@ -108,13 +108,16 @@ pub fn check(api: &Api) -> Result<(), Error> {
             for f in fields {
                 let at = format!("{}/properties/{}/x-kapi-protobuf", t.pointer, f.wire);
                 let Some(n) = number(gv, &t.name, &f.wire) else {
-                    if is_type_meta(f) {
+                    let excluded = raw_property(gv, &t.name, &f.wire)
+                        .and_then(|p| p.get("x-kapi-protobuf"))
+                        == Some(&Value::Bool(false));
+                    if is_type_meta(f) || excluded {
                         continue;
                     }
                     return Err(Error::at(
                         &gv.file,
                         &at,
-                        "a type with protobuf field numbers needs one on every property (a positive integer)",
+                        "a type with protobuf field numbers needs one on every property (a positive integer, or false to leave it out)",
                     ));
                 };
                 if n.field == 0 || n.field >= 1 << 29 || !seen.insert(n.field) {
