@@ -217,7 +217,7 @@ fn put(s: &Scalar, n: u32, v: TokenStream) -> TokenStream {
         Scalar::F64 => quote! { #p::put_f64(buf, #n, *#v) },
         Scalar::Bool => quote! { #p::put_bool(buf, #n, *#v) },
         Scalar::IntOrString => quote! { #p::put_int_or_string(buf, #n, #v) },
-        Scalar::Time | Scalar::MicroTime => quote! { #p::put_time(buf, #n, Some((#v).as_str())) },
+        Scalar::Time | Scalar::MicroTime => quote! { #p::put_time(buf, #n, #v) },
         Scalar::Quantity => quote! { #p::put_quantity(buf, #n, #v) },
         Scalar::Raw => quote! { #p::put_raw_json(buf, #n, #v) },
         Scalar::Message => {
@@ -238,7 +238,7 @@ fn put_zero(s: &Scalar, n: u32) -> TokenStream {
         Scalar::IntOrString => {
             quote! { #p::put_int_or_string(buf, #n, &crate::IntOrString::Int(0)) }
         }
-        Scalar::Time | Scalar::MicroTime => quote! { #p::put_time(buf, #n, None) },
+        Scalar::Time | Scalar::MicroTime => quote! { #p::put_zero_time(buf, #n) },
         Scalar::Quantity => quote! { #p::put_quantity(buf, #n, &serde_json::Value::Null) },
         Scalar::Raw => quote! { #p::put_message(buf, #n, |_| {}) },
         Scalar::Message => quote! { #p::put_message(buf, #n, |_| {}) },
@@ -390,9 +390,10 @@ fn field_code(api: &Api, f: &Field, n: Number) -> FieldCode {
                     decode: quote! { #lit => self.#ident = #got, },
                 }
             } else if n.optional {
-                let got = if is_time(&s) {
-                    let w = wrap(quote! { t });
-                    quote! { #get_v.map(|t| #w) }
+                let got = if is_time(&s) && boxed {
+                    quote! { #get_v.map(Box::new) }
+                } else if is_time(&s) {
+                    get_v
                 } else {
                     let g = wrap(get_v);
                     quote! { Some(#g) }
@@ -403,9 +404,10 @@ fn field_code(api: &Api, f: &Field, n: Number) -> FieldCode {
                 }
             } else {
                 let zero = put_zero(&s, num);
-                let got = if is_time(&s) {
-                    let w = wrap(quote! { t });
-                    quote! { #get_v.map(|t| #w) }
+                let got = if is_time(&s) && boxed {
+                    quote! { #get_v.map(Box::new) }
+                } else if is_time(&s) {
+                    get_v
                 } else {
                     let test = zero_test(&s, &v);
                     let w = wrap(quote! { #v });

@@ -156,15 +156,20 @@ pub fn put_map<V>(
     }
 }
 
-/// A `Time` (`{seconds = 1, nanos = 2}`) from RFC 3339 text; unparseable or
-/// absent text is the zero time, which upstream writes as an empty message.
-pub fn put_time(buf: &mut Vec<u8>, field: u32, v: Option<&str>) {
+/// A `Time` or `MicroTime` (`{seconds = 1, nanos = 2}`) from RFC 3339 text;
+/// unparseable text is written as the zero time.
+pub fn put_time(buf: &mut Vec<u8>, field: u32, v: &str) {
     put_message(buf, field, |b| {
-        if let Some((s, n)) = v.and_then(parse_rfc3339) {
+        if let Some((s, n)) = parse_rfc3339(v) {
             put_i64(b, 1, s);
             put_i32(b, 2, n);
         }
     });
+}
+
+/// The zero time, which upstream writes as an empty message.
+pub fn put_zero_time(buf: &mut Vec<u8>, field: u32) {
+    put_message(buf, field, |_| {});
 }
 
 /// An `IntOrString` (`{type = 1, intVal = 2, strVal = 3}`).
