@@ -34,20 +34,37 @@ fn is_protobuf(m: &MediaType) -> bool {
     m.essence == MEDIA_TYPE
 }
 
-/// True when the first Accept entry kapi can serve asks for protobuf.
-pub fn prefers_protobuf(headers: &HeaderMap) -> bool {
+/// The protobuf media range, when it is the first Accept entry kapi can serve.
+pub fn protobuf_accept(headers: &HeaderMap) -> Option<MediaType> {
     for m in negotiate::accept_list(headers) {
         if is_protobuf(&m) {
-            return true;
+            return Some(m);
         }
         if matches!(
             m.essence.as_str(),
             "application/json" | "application/yaml" | "application/*" | "*/*"
         ) {
-            return false;
+            return None;
         }
     }
-    false
+    None
+}
+
+/// True when the first Accept entry kapi can serve asks for protobuf.
+pub fn prefers_protobuf(headers: &HeaderMap) -> bool {
+    protobuf_accept(headers).is_some()
+}
+
+/// The JSON Accept header standing for a protobuf one: the same transform
+/// parameters (`as`, `g`, `v`), so the JSON path builds the same answer.
+fn json_accept(m: &MediaType) -> HeaderValue {
+    let mut s = String::from("application/json");
+    for key in ["as", "g", "v"] {
+        if let Some(v) = m.param(key) {
+            s.push_str(&format!(";{key}={v}"));
+        }
+    }
+    HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("application/json"))
 }
 
 /// True when the request involves protobuf (its body or the wanted answer);
@@ -66,12 +83,15 @@ pub async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Respon
     let api_version = ep.resource.api_version();
     let kind = ep.resource.kind.clone();
     let has_form = proto::codec(&api_version, &kind).is_some();
-    let want = has_form && prefers_protobuf(&parts.headers);
-    if want {
-        parts
-            .headers
-            .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-    }
+    // PartialObjectMetadata has a protobuf form whatever the kind (the metadata
+    // client of garbage collectors asks for it on custom resources too).
+    let want = match protobuf_accept(&parts.headers) {
+        Some(m) if has_form || m.param("as").is_some() => {
+            parts.headers.insert(header::ACCEPT, json_accept(&m));
+            true
+        }
+        _ => false,
+    };
     let body = if is_protobuf(&negotiate::content_type(&parts.headers)) {
         match json_body(has_form, body).await {
             Ok(b) => {

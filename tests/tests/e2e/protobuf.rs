@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use kapi_generated::api::core::v1::{ConfigMap, ConfigMapList};
-use kapi_generated::api::meta::v1::{ObjectMeta, Status};
+use kapi_generated::api::meta::v1::{ObjectMeta, PartialObjectMetadataList, Status};
 use kapi_generated::proto::{self, Message, Unknown};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -139,6 +139,10 @@ fn post_pb(
 }
 
 fn pb_body<M: Message>(r: reqwest::blocking::Response, kind: &str) -> M {
+    pb_body_of(r, "v1", kind)
+}
+
+fn pb_body_of<M: Message>(r: reqwest::blocking::Response, api_version: &str, kind: &str) -> M {
     assert_eq!(
         r.headers()
             .get("content-type")
@@ -148,7 +152,7 @@ fn pb_body<M: Message>(r: reqwest::blocking::Response, kind: &str) -> M {
     let bytes = r.bytes().expect("body");
     let u = Unknown::decode(&bytes).expect("envelope");
     assert_eq!(u.kind, kind);
-    assert_eq!(u.api_version, "v1");
+    assert_eq!(u.api_version, api_version);
     M::decode(&u.raw).expect("message")
 }
 
@@ -204,6 +208,34 @@ fn raw_get_list_watch_in_protobuf() {
             .resource_version
             .is_some_and(|rv| !rv.is_empty())
     );
+
+    // PartialObjectMetadataList, as client-go's metadata client asks for it,
+    // also for a kind that has no protobuf form of its own.
+    let accept = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,\
+                  application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+    for (p, want) in [
+        (path, vec!["raw", "second"]),
+        (
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            vec![],
+        ),
+    ] {
+        let r = server
+            .http()
+            .get(server.at(p))
+            .header("Accept", accept)
+            .send()
+            .expect("LIST");
+        assert_eq!(r.status(), StatusCode::OK);
+        let list: PartialObjectMetadataList =
+            pb_body_of(r, "meta.k8s.io/v1", "PartialObjectMetadataList");
+        let names: Vec<_> = list
+            .items
+            .iter()
+            .map(|c| c.metadata.name_str().to_string())
+            .collect();
+        assert_eq!(names, want);
+    }
 
     // WATCH: length-prefixed WatchEvents wrapping enveloped objects.
     let mut r = server
