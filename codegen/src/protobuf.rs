@@ -127,7 +127,7 @@ pub fn check(api: &Api) -> Result<(), Error> {
                         format!("field number {} is out of range or used twice", n.field),
                     ));
                 }
-                if let Err(why) = encodable(api, &f.ty, n.bytes) {
+                if let Err(why) = encodable(api, &f.ty) {
                     return Err(Error::at(&gv.file, &at, why));
                 }
             }
@@ -136,13 +136,13 @@ pub fn check(api: &Api) -> Result<(), Error> {
     Ok(())
 }
 
-fn encodable(api: &Api, ty: &Ty, bytes: bool) -> Result<(), String> {
+fn encodable(api: &Api, ty: &Ty) -> Result<(), String> {
     match ty {
         Ty::String | Ty::I32 | Ty::I64 | Ty::F64 | Ty::Bool | Ty::IntOrString => Ok(()),
         Ty::Value => Err("a field of any JSON value has no protobuf form".into()),
         Ty::Vec(t) | Ty::Map(t) => match **t {
             Ty::Vec(_) | Ty::Map(_) => Err("nested lists and maps have no protobuf form".into()),
-            _ => encodable(api, t, bytes),
+            _ => encodable(api, t),
         },
         Ty::Named(r) => {
             let Some(gv) = api.group_version(&r.group, &r.version) else {
@@ -156,7 +156,7 @@ fn encodable(api: &Api, ty: &Ty, bytes: bool) -> Result<(), String> {
                 Shape::Struct(_) => Err(format!("{} has no protobuf field numbers", r.name)),
                 Shape::Alias(inner) => match alias_encoding(api, r) {
                     Some(_) => Ok(()),
-                    None => encodable(api, inner, bytes).map_err(|_| {
+                    None => encodable(api, inner).map_err(|_| {
                         format!("{} has no protobuf encoding (x-kapi-protobuf)", r.name)
                     }),
                 },

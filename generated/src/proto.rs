@@ -133,12 +133,19 @@ pub fn put_f64(buf: &mut Vec<u8>, field: u32, v: f64) {
 /// A nested message written by `f`, length-prefixed.
 pub fn put_message(buf: &mut Vec<u8>, field: u32, f: impl FnOnce(&mut Vec<u8>)) {
     put_key(buf, field, LEN);
-    let start = buf.len();
+    // One byte is reserved for the length; most nested messages (map entries,
+    // times) are shorter than 128 bytes, so only longer ones move.
+    let at = buf.len();
+    buf.push(0);
     f(buf);
-    let len = buf.len() - start;
-    let mut prefix = Vec::with_capacity(5);
-    put_varint(&mut prefix, len as u64);
-    buf.splice(start..start, prefix);
+    let len = buf.len() - at - 1;
+    if len < 0x80 {
+        buf[at] = len as u8;
+    } else {
+        let mut prefix = Vec::with_capacity(5);
+        put_varint(&mut prefix, len as u64);
+        buf.splice(at..=at, prefix);
+    }
 }
 
 /// A map: one `{key = 1, value = 2}` entry per element, in key order.
