@@ -143,14 +143,14 @@ async fn json_body(has_form: bool, body: Body) -> Result<Body, ApiError> {
 
 /// `k8s\0` + envelope → the object as JSON, apiVersion and kind from the envelope.
 pub fn decode(bytes: &[u8]) -> Result<Value, String> {
-    let u = Unknown::decode(bytes).map_err(|e| e.to_string())?;
+    let mut u = Unknown::decode(bytes).map_err(|e| e.to_string())?;
     if !u.content_encoding.is_empty() {
         return Err(format!(
             "content encoding {:?} is not supported",
             u.content_encoding
         ));
     }
-    let codec = proto::codec(&u.api_version, &u.kind).ok_or_else(|| {
+    let codec = lookup(&u.api_version, &u.kind).ok_or_else(|| {
         format!(
             "no protobuf form for apiVersion {:?}, kind {:?}",
             u.api_version, u.kind
@@ -158,10 +158,23 @@ pub fn decode(bytes: &[u8]) -> Result<Value, String> {
     })?;
     let mut value = (codec.decode)(&u.raw).map_err(|e| format!("{}: {e}", u.kind))?;
     if let Value::Object(map) = &mut value {
-        map.insert("apiVersion".into(), Value::String(u.api_version));
-        map.insert("kind".into(), Value::String(u.kind));
+        map.insert(
+            "apiVersion".into(),
+            Value::String(std::mem::take(&mut u.api_version)),
+        );
+        map.insert("kind".into(), Value::String(std::mem::take(&mut u.kind)));
     }
     Ok(value)
+}
+
+/// The codec of (apiVersion, kind); the meta.k8s.io kinds every group shares
+/// (`Status`, `DeleteOptions`, ...) are found whatever group they are sent as.
+fn lookup(api_version: &str, kind: &str) -> Option<&'static Codec> {
+    proto::codec(api_version, kind).or_else(|| {
+        matches!(kind, "Status" | "DeleteOptions" | "WatchEvent")
+            .then(|| proto::codec("v1", kind))
+            .flatten()
+    })
 }
 
 fn codec_for(value: &Value, api_version: &str, kind: &str) -> Option<(&'static Codec, String)> {

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use kapi_generated::api::core::v1::{ConfigMap, ConfigMapList};
-use kapi_generated::api::meta::v1::{ObjectMeta, PartialObjectMetadataList, Status};
+use kapi_generated::api::meta::v1::{
+    DeleteOptions, ObjectMeta, PartialObjectMetadataList, Preconditions, Status,
+};
 use kapi_generated::proto::{self, Message, Unknown};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -339,4 +341,67 @@ fn protobuf_errors_and_json_only_kinds() {
         .send()
         .expect("POST");
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[test]
+fn update_and_delete_with_protobuf_bodies() {
+    let server = Server::start();
+    let path = "/api/v1/namespaces/default/configmaps";
+    let r = post_pb(
+        &server,
+        path,
+        PB_JSON,
+        envelope("ConfigMap", configmap("upd").encode_to_vec()),
+    );
+    let mut cm: ConfigMap = pb_body(r, "ConfigMap");
+    let uid = cm.metadata.uid.clone().expect("uid");
+
+    // PUT in protobuf, answered in protobuf.
+    cm.data = Some(BTreeMap::from([("k".into(), "changed".into())]));
+    let r = server
+        .http()
+        .put(server.at(&format!("{path}/upd")))
+        .header("Content-Type", PB)
+        .header("Accept", PB_JSON)
+        .body(envelope("ConfigMap", cm.encode_to_vec()))
+        .send()
+        .expect("PUT");
+    assert_eq!(r.status(), StatusCode::OK);
+    let updated: ConfigMap = pb_body(r, "ConfigMap");
+    assert_eq!(updated.data.as_ref().unwrap()["k"], "changed");
+    assert_ne!(
+        updated.metadata.resource_version,
+        cm.metadata.resource_version
+    );
+
+    // DELETE with protobuf DeleteOptions: a wrong uid precondition conflicts ...
+    let delete = |uid: &str| {
+        let opts = DeleteOptions {
+            preconditions: Some(Preconditions {
+                uid: Some(uid.into()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        server
+            .http()
+            .delete(server.at(&format!("{path}/upd")))
+            .header("Content-Type", PB)
+            .header("Accept", PB_JSON)
+            .body(envelope("DeleteOptions", opts.encode_to_vec()))
+            .send()
+            .expect("DELETE")
+    };
+    let r = delete("not-the-uid");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let s: Status = pb_body(r, "Status");
+    assert_eq!(s.reason.as_deref(), Some("Conflict"));
+    // ... the right one deletes, answered with a protobuf Status.
+    let r = delete(&uid);
+    assert_eq!(r.status(), StatusCode::OK);
+    let s: Status = pb_body(r, "Status");
+    assert_eq!(s.status.as_deref(), Some("Success"));
+    assert_eq!(s.details.and_then(|d| d.name).as_deref(), Some("upd"));
+    let (code, _) = server.get(&format!("{path}/upd"));
+    assert_eq!(code, StatusCode::NOT_FOUND);
 }
