@@ -78,7 +78,16 @@ fn is_type_meta(f: &Field) -> bool {
 /// Checks every message type: numbers on every property, unique, positive,
 /// and of a type that has a protobuf form.
 pub fn check(api: &Api) -> Result<(), Error> {
-    const ENCODINGS: [&str; 4] = ["time", "micro-time", "quantity", "raw"];
+    const ENCODINGS: [&str; 8] = [
+        "time",
+        "micro-time",
+        "quantity",
+        "raw",
+        "empty",
+        "schema-or-array",
+        "schema-or-bool",
+        "schema-or-string-array",
+    ];
     for gv in &api.group_versions {
         for t in gv.types.values() {
             if let Shape::Alias(_) = &t.shape
@@ -155,6 +164,13 @@ fn encodable(api: &Api, ty: &Ty) -> Result<(), String> {
                 Shape::Struct(_) if is_message(gv, t) => Ok(()),
                 Shape::Struct(_) => Err(format!("{} has no protobuf field numbers", r.name)),
                 Shape::Alias(inner) => match alias_encoding(api, r) {
+                    Some(e) if e.starts_with("schema-or-") => match gv.types.get(SCHEMA) {
+                        Some(s) if is_message(gv, s) => Ok(()),
+                        _ => Err(format!(
+                            "{}: {e} needs a {SCHEMA} message in the same file",
+                            r.name
+                        )),
+                    },
                     Some(_) => Ok(()),
                     None => encodable(api, inner).map_err(|_| {
                         format!("{} has no protobuf encoding (x-kapi-protobuf)", r.name)
@@ -165,8 +181,15 @@ fn encodable(api: &Api, ty: &Ty) -> Result<(), String> {
     }
 }
 
+/// The schema type the `schema-or-*` encodings hold, from the same file.
+const SCHEMA: &str = "JSONSchemaProps";
+
 /// How a single (non-repeated) value is written and read.
 enum Scalar {
+    Empty,
+    SchemaOrArray(TokenStream),
+    SchemaOrBool(TokenStream),
+    SchemaOrStringArray(TokenStream),
     String,
     Bytes,
     I32,
@@ -191,6 +214,10 @@ fn scalar(api: &Api, ty: &Ty, bytes: bool) -> Scalar {
         Ty::Bool => Scalar::Bool,
         Ty::IntOrString => Scalar::IntOrString,
         Ty::Named(r) => match alias_encoding(api, r) {
+            Some("empty") => Scalar::Empty,
+            Some("schema-or-array") => Scalar::SchemaOrArray(schema_path(r)),
+            Some("schema-or-bool") => Scalar::SchemaOrBool(schema_path(r)),
+            Some("schema-or-string-array") => Scalar::SchemaOrStringArray(schema_path(r)),
             Some("time") => Scalar::Time,
             Some("micro-time") => Scalar::MicroTime,
             Some("quantity") => Scalar::Quantity,
@@ -203,6 +230,13 @@ fn scalar(api: &Api, ty: &Ty, bytes: bool) -> Scalar {
         // Rejected by `check`.
         Ty::Value | Ty::Vec(_) | Ty::Map(_) => Scalar::Raw,
     }
+}
+
+fn schema_path(r: &TypeRef) -> TokenStream {
+    let m = format_ident!("{}", crate::model::module_name(&r.group));
+    let v = format_ident!("{}", r.version);
+    let n = format_ident!("{}", SCHEMA);
+    quote! { crate::api::#m::#v::#n }
 }
 
 /// Code writing value `v` (an expression of the Rust type, by reference) as field `n`.
@@ -220,6 +254,12 @@ fn put(s: &Scalar, n: u32, v: TokenStream) -> TokenStream {
         Scalar::Time | Scalar::MicroTime => quote! { #p::put_time(buf, #n, #v) },
         Scalar::Quantity => quote! { #p::put_quantity(buf, #n, #v) },
         Scalar::Raw => quote! { #p::put_raw_json(buf, #n, #v) },
+        Scalar::Empty => quote! { { let _ = #v; #p::put_empty(buf, #n) } },
+        Scalar::SchemaOrArray(t) => quote! { #p::put_schema_or_array::<#t>(buf, #n, #v) },
+        Scalar::SchemaOrBool(t) => quote! { #p::put_schema_or_bool::<#t>(buf, #n, #v) },
+        Scalar::SchemaOrStringArray(t) => {
+            quote! { #p::put_schema_or_string_array::<#t>(buf, #n, #v) }
+        }
         Scalar::Message => {
             quote! { #p::put_message(buf, #n, |buf| crate::proto::Message::encode_raw(#v, buf)) }
         }
@@ -240,7 +280,11 @@ fn put_zero(s: &Scalar, n: u32) -> TokenStream {
         }
         Scalar::Time | Scalar::MicroTime => quote! { #p::put_zero_time(buf, #n) },
         Scalar::Quantity => quote! { #p::put_quantity(buf, #n, &serde_json::Value::Null) },
-        Scalar::Raw => quote! { #p::put_message(buf, #n, |_| {}) },
+        Scalar::Raw
+        | Scalar::Empty
+        | Scalar::SchemaOrArray(_)
+        | Scalar::SchemaOrBool(_)
+        | Scalar::SchemaOrStringArray(_) => quote! { #p::put_message(buf, #n, |_| {}) },
         Scalar::Message => quote! { #p::put_message(buf, #n, |_| {}) },
     }
 }
@@ -260,6 +304,10 @@ fn get(s: &Scalar) -> TokenStream {
         Scalar::MicroTime => quote! { r.micro_time(n, w)? },
         Scalar::Quantity => quote! { r.quantity(n, w)? },
         Scalar::Raw => quote! { r.raw_json(n, w)? },
+        Scalar::Empty => quote! { r.empty(n, w)? },
+        Scalar::SchemaOrArray(t) => quote! { r.schema_or_array::<#t>(n, w)? },
+        Scalar::SchemaOrBool(t) => quote! { r.schema_or_bool::<#t>(n, w)? },
+        Scalar::SchemaOrStringArray(t) => quote! { r.schema_or_string_array::<#t>(n, w)? },
         Scalar::Message => quote! { r.message(n, w)? },
     }
 }

@@ -211,6 +211,79 @@ pub fn put_raw_json(buf: &mut Vec<u8>, field: u32, v: &serde_json::Value) {
     put_message(buf, field, |b| put_bytes(b, 1, &bytes));
 }
 
+/// An empty message (`CustomResourceSubresourceStatus`).
+pub fn put_empty(buf: &mut Vec<u8>, field: u32) {
+    put_message(buf, field, |_| {});
+}
+
+fn schema_of<M: Message + serde::de::DeserializeOwned>(v: &serde_json::Value) -> M {
+    // The JSON path has validated the shape; a value that is not a schema is empty.
+    M::deserialize(v).unwrap_or_default()
+}
+
+/// `JSONSchemaPropsOrArray`: `{schema = 1, jSONSchemas = 2 (repeated)}` from
+/// its JSON form (a schema object or an array of them).
+pub fn put_schema_or_array<M: Message + serde::de::DeserializeOwned>(
+    buf: &mut Vec<u8>,
+    field: u32,
+    v: &serde_json::Value,
+) {
+    put_message(buf, field, |b| match v {
+        serde_json::Value::Array(items) => {
+            for i in items {
+                let m: M = schema_of(i);
+                put_message(b, 2, |b| m.encode_raw(b));
+            }
+        }
+        serde_json::Value::Null => {}
+        other => {
+            let m: M = schema_of(other);
+            put_message(b, 1, |b| m.encode_raw(b));
+        }
+    });
+}
+
+/// `JSONSchemaPropsOrBool`: `{allows = 1, schema = 2}` from a boolean or a schema.
+pub fn put_schema_or_bool<M: Message + serde::de::DeserializeOwned>(
+    buf: &mut Vec<u8>,
+    field: u32,
+    v: &serde_json::Value,
+) {
+    put_message(buf, field, |b| match v {
+        serde_json::Value::Bool(allows) => put_bool(b, 1, *allows),
+        other => {
+            put_bool(b, 1, true);
+            let m: M = schema_of(other);
+            put_message(b, 2, |b| m.encode_raw(b));
+        }
+    });
+}
+
+/// `JSONSchemaPropsOrStringArray`: `{schema = 1, property = 2 (repeated)}` from
+/// a schema or an array of strings.
+pub fn put_schema_or_string_array<M: Message + serde::de::DeserializeOwned>(
+    buf: &mut Vec<u8>,
+    field: u32,
+    v: &serde_json::Value,
+) {
+    put_message(buf, field, |b| match v {
+        serde_json::Value::Array(items) => {
+            for i in items {
+                put_string(b, 2, i.as_str().unwrap_or_default());
+            }
+        }
+        serde_json::Value::Null => {}
+        other => {
+            let m: M = schema_of(other);
+            put_message(b, 1, |b| m.encode_raw(b));
+        }
+    });
+}
+
+fn to_json<M: serde::Serialize>(m: &M) -> Result<serde_json::Value, DecodeError> {
+    serde_json::to_value(m).map_err(|e| DecodeError(e.to_string()))
+}
+
 // ---------------------------------------------------------------- reading
 
 /// A cursor over protobuf bytes.
@@ -449,6 +522,86 @@ impl<'a> Reader<'a> {
         }
         serde_json::from_slice(raw)
             .map_err(|e| DecodeError(format!("field {field}: raw JSON is not valid: {e}")))
+    }
+
+    /// An empty message, as `{}`.
+    pub fn empty(&mut self, field: u32, wire: u8) -> Result<serde_json::Value, DecodeError> {
+        self.fields(field, wire, |_, w, r| r.skip(w))?;
+        Ok(serde_json::Value::Object(serde_json::Map::new()))
+    }
+
+    /// A `JSONSchemaPropsOrArray` as its JSON form.
+    pub fn schema_or_array<M: Message + serde::Serialize>(
+        &mut self,
+        field: u32,
+        wire: u8,
+    ) -> Result<serde_json::Value, DecodeError> {
+        let mut schema: Option<M> = None;
+        let mut list: Vec<M> = Vec::new();
+        self.fields(field, wire, |n, w, r| {
+            match n {
+                1 => schema = Some(r.message(n, w)?),
+                2 => list.push(r.message(n, w)?),
+                _ => r.skip(w)?,
+            }
+            Ok(())
+        })?;
+        match schema {
+            Some(s) => to_json(&s),
+            None if list.is_empty() => Ok(serde_json::Value::Null),
+            None => list
+                .iter()
+                .map(to_json)
+                .collect::<Result<Vec<_>, _>>()
+                .map(serde_json::Value::Array),
+        }
+    }
+
+    /// A `JSONSchemaPropsOrBool` as its JSON form.
+    pub fn schema_or_bool<M: Message + serde::Serialize>(
+        &mut self,
+        field: u32,
+        wire: u8,
+    ) -> Result<serde_json::Value, DecodeError> {
+        let mut allows = false;
+        let mut schema: Option<M> = None;
+        self.fields(field, wire, |n, w, r| {
+            match n {
+                1 => allows = r.bool(n, w)?,
+                2 => schema = Some(r.message(n, w)?),
+                _ => r.skip(w)?,
+            }
+            Ok(())
+        })?;
+        match schema {
+            Some(s) => to_json(&s),
+            None => Ok(serde_json::Value::Bool(allows)),
+        }
+    }
+
+    /// A `JSONSchemaPropsOrStringArray` as its JSON form.
+    pub fn schema_or_string_array<M: Message + serde::Serialize>(
+        &mut self,
+        field: u32,
+        wire: u8,
+    ) -> Result<serde_json::Value, DecodeError> {
+        let mut schema: Option<M> = None;
+        let mut list: Vec<serde_json::Value> = Vec::new();
+        self.fields(field, wire, |n, w, r| {
+            match n {
+                1 => schema = Some(r.message(n, w)?),
+                2 => list.push(serde_json::Value::String(r.string(n, w)?)),
+                _ => r.skip(w)?,
+            }
+            Ok(())
+        })?;
+        if !list.is_empty() {
+            return Ok(serde_json::Value::Array(list));
+        }
+        match schema {
+            Some(s) => to_json(&s),
+            None => Ok(serde_json::Value::Null),
+        }
     }
 
     /// Skips a field's value.

@@ -475,3 +475,122 @@ fn unknown_fields_are_skipped() {
     bytes.extend_from_slice(&[0x9d, 0x06, 1, 2, 3, 4]);
     assert_eq!(ConfigMap::decode(&bytes).unwrap(), full_config_map());
 }
+
+// ------------------------------------------------------------ CustomResourceDefinition
+
+fn crd() -> kapi_generated::api::apiextensions::v1::CustomResourceDefinition {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "widgets.example.com", "creationTimestamp": "2024-05-01T10:00:00Z"},
+        "spec": {
+            "group": "example.com",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
+                      "listKind": "WidgetList", "shortNames": ["wd"], "categories": ["all"]},
+            "scope": "Namespaced",
+            "conversion": {"strategy": "Webhook", "webhook": {
+                "conversionReviewVersions": ["v1"],
+                "clientConfig": {"caBundle": "AAEC", "service": {"namespace": "ns", "name": "conv", "path": "/c", "port": 443}}}},
+            "versions": [{
+                "name": "v1", "served": true, "storage": true,
+                "deprecated": true, "deprecationWarning": "use v2",
+                "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}},
+                "additionalPrinterColumns": [{"name": "Size", "type": "integer", "jsonPath": ".spec.size", "priority": 1}],
+                "selectableFields": [{"jsonPath": ".spec.color"}],
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "description": "A widget.",
+                    "required": ["spec"],
+                    "properties": {
+                        "spec": {
+                            "type": "object",
+                            "properties": {
+                                "size": {"type": "integer", "minimum": 0.0, "maximum": 10.0, "default": 1},
+                                "color": {"type": "string", "enum": ["red", "green"], "pattern": "^[a-z]+$", "maxLength": 8},
+                                "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+                                "extra": {"type": "object", "additionalProperties": {"type": "string"}},
+                                "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                                         "additionalProperties": false},
+                                "port": {"x-kubernetes-int-or-string": true, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+                            },
+                            "x-kubernetes-validations": [{"rule": "self.size >= 0", "message": "size", "reason": "FieldValueInvalid", "optionalOldSelf": true}]
+                        }
+                    }
+                }}
+            }]
+        },
+        "status": {
+            "acceptedNames": {"plural": "widgets", "kind": "Widget"},
+            "storedVersions": ["v1"],
+            "conditions": [{"type": "Established", "status": "True", "lastTransitionTime": "2024-05-01T10:00:00Z", "reason": "InitialNamesAccepted", "message": "ok"}]
+        }
+    }))
+    .expect("a CRD")
+}
+
+#[test]
+fn custom_resource_definition_round_trips_and_matches_k8s_pb() {
+    use k8s_pb::apiextensions_apiserver::pkg::apis::apiextensions::v1 as pb_ext;
+    let ours = crd();
+    let bytes = ours.encode_to_vec();
+    let back = kapi_generated::api::apiextensions::v1::CustomResourceDefinition::decode(&bytes)
+        .expect("decode");
+    assert_eq!(
+        serde_json::to_value(&back).unwrap(),
+        serde_json::to_value(&ours).unwrap()
+    );
+    let theirs = <pb_ext::CustomResourceDefinition as prost::Message>::decode(bytes.as_slice())
+        .expect("k8s-pb reads kapi's CRD");
+    let spec = theirs.spec.as_ref().unwrap();
+    let v = &spec.versions[0];
+    let schema = v
+        .schema
+        .as_ref()
+        .unwrap()
+        .open_apiv3_schema
+        .as_ref()
+        .unwrap();
+    let size = &schema.properties["spec"].properties["size"];
+    assert_eq!(size.maximum, Some(10.0));
+    assert_eq!(
+        size.default.as_ref().unwrap().raw.as_deref(),
+        Some(b"1".as_slice())
+    );
+    let free = &schema.properties["spec"].properties["free"];
+    assert_eq!(
+        free.additional_properties.as_ref().unwrap().allows,
+        Some(false)
+    );
+    let extra = &schema.properties["spec"].properties["extra"];
+    let ap = extra.additional_properties.as_ref().unwrap();
+    assert_eq!(ap.allows, Some(true));
+    assert_eq!(
+        ap.schema.as_ref().unwrap().r#type.as_deref(),
+        Some("string")
+    );
+    let tags = &schema.properties["spec"].properties["tags"];
+    assert_eq!(
+        tags.items
+            .as_ref()
+            .unwrap()
+            .schema
+            .as_ref()
+            .unwrap()
+            .r#type
+            .as_deref(),
+        Some("string")
+    );
+    assert!(v.subresources.as_ref().unwrap().status.is_some());
+    let cc = spec
+        .conversion
+        .as_ref()
+        .unwrap()
+        .webhook
+        .as_ref()
+        .unwrap()
+        .client_config
+        .as_ref()
+        .unwrap();
+    assert_eq!(cc.ca_bundle.as_deref(), Some([0u8, 1, 2].as_slice()));
+    assert_eq!(cc.service.as_ref().unwrap().port, Some(443));
+    // Same bytes when prost writes them back, and kapi reads those the same.
+    assert_eq!(prost::Message::encode_to_vec(&theirs), bytes);
+}
