@@ -552,7 +552,7 @@ pub fn codecs(api: &Api) -> TokenStream {
                 };
                 let kind = &gvk.kind;
                 entries.push(quote! {
-                    crate::proto::Codec { api_version: #av, kind: #kind, encode: crate::proto::encode_json::<#path>, decode: crate::proto::decode_json::<#path> }
+                    crate::proto::Codec::of::<#path>(#av, #kind)
                 });
             }
             if t.resource.is_some() {
@@ -560,7 +560,7 @@ pub fn codecs(api: &Api) -> TokenStream {
                 let kind = format!("{}List", t.name);
                 let list = type_path(gv, &kind);
                 entries.push(quote! {
-                    crate::proto::Codec { api_version: #av, kind: #kind, encode: crate::proto::encode_json::<#list>, decode: crate::proto::decode_json::<#list> }
+                    crate::proto::Codec::of::<#list>(#av, #kind)
                 });
             }
         }

@@ -709,6 +709,6 @@ fn protobuf_unknown_alias_encoding() {
     assert_eq!(
         t.error(),
         "api-defs/example.com/v1.yaml: #/components/schemas/Stamp/x-kapi-protobuf: \
-         must be one of time, micro-time, quantity, raw"
+         must be one of time, micro-time, quantity, raw, empty, schema-or-array, schema-or-bool, schema-or-string-array"
     );
 }

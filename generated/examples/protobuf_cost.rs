@@ -52,20 +52,32 @@ fn config_map() -> ConfigMap {
     }
 }
 
-/// Runs `f` for about `budget`, returns nanoseconds per call.
+#[derive(serde::Deserialize)]
+struct TypeMeta {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    kind: String,
+}
+
+/// Runs `f` in five rounds of about `budget / 5`; returns the best round's
+/// nanoseconds per call (the machine is shared, so the minimum is the figure).
 fn measure(budget: Duration, mut f: impl FnMut()) -> f64 {
     for _ in 0..1000 {
         f();
     }
-    let mut n = 0u64;
-    let start = Instant::now();
-    while start.elapsed() < budget {
-        for _ in 0..1000 {
-            f();
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let mut n = 0u64;
+        let start = Instant::now();
+        while start.elapsed() < budget / 5 {
+            for _ in 0..200 {
+                f();
+            }
+            n += 200;
         }
-        n += 1000;
+        best = best.min(start.elapsed().as_nanos() as f64 / n as f64);
     }
-    start.elapsed().as_nanos() as f64 / n as f64
+    best
 }
 
 fn main() {
@@ -81,7 +93,7 @@ fn main() {
         ..Default::default()
     }
     .encode();
-    let budget = Duration::from_millis(700);
+    let budget = Duration::from_millis(1000);
     println!(
         "ConfigMap: {} bytes as JSON, {} bytes as protobuf (with envelope)",
         json.len(),
@@ -123,20 +135,37 @@ fn main() {
             }),
         ),
         (
-            "server answer: JSON bytes → protobuf (today's layer)",
+            "server answer: JSON text → typed → protobuf",
+            measure(budget, || {
+                // The server reads apiVersion and kind first to pick the codec.
+                let tm: TypeMeta = serde_json::from_slice(black_box(&json)).expect("type");
+                let codec = kapi_generated::proto::codec(&tm.api_version, &tm.kind).expect("codec");
+                let raw = (codec.encode_text)(&json).expect("encode");
+                black_box(
+                    Unknown {
+                        api_version: tm.api_version,
+                        kind: tm.kind,
+                        raw,
+                        ..Default::default()
+                    }
+                    .encode(),
+                );
+            }),
+        ),
+        (
+            "server body: protobuf → typed → JSON text",
+            measure(budget, || {
+                let u = Unknown::decode(black_box(&pb)).expect("envelope");
+                let codec = kapi_generated::proto::codec("v1", "ConfigMap").expect("codec");
+                black_box((codec.decode_text)(&u.raw, &u.api_version, &u.kind).expect("decode"));
+            }),
+        ),
+        (
+            "(before: JSON text → value → typed → protobuf)",
             measure(budget, || {
                 let v: serde_json::Value = serde_json::from_slice(black_box(&json)).expect("JSON");
                 let codec = kapi_generated::proto::codec("v1", "ConfigMap").expect("codec");
                 black_box((codec.encode)(&v).expect("encode"));
-            }),
-        ),
-        (
-            "server body: protobuf → JSON bytes (today's layer)",
-            measure(budget, || {
-                let u = Unknown::decode(black_box(&pb)).expect("envelope");
-                let codec = kapi_generated::proto::codec("v1", "ConfigMap").expect("codec");
-                let v = (codec.decode)(&u.raw).expect("decode");
-                black_box(serde_json::to_vec(&v).expect("JSON"));
             }),
         ),
     ];

@@ -716,6 +716,9 @@ pub fn decode_watch_event(bytes: &[u8]) -> Result<(String, Vec<u8>), DecodeError
     Ok((t, raw))
 }
 
+/// Message bytes, apiVersion, kind → JSON text.
+pub type DecodeText = fn(&[u8], &str, &str) -> Result<Vec<u8>, DecodeError>;
+
 /// How the server converts a kind between its JSON form and protobuf: one
 /// entry per kind with field numbers (generated: `api::PROTOBUF_KINDS`).
 #[derive(Debug, Clone, Copy)]
@@ -724,10 +727,31 @@ pub struct Codec {
     pub api_version: &'static str,
     /// `ConfigMap`, `ConfigMapList`, `Status`.
     pub kind: &'static str,
-    /// JSON object → message bytes (no envelope).
+    /// JSON value → message bytes (no envelope).
     pub encode: fn(&serde_json::Value) -> Result<Vec<u8>, String>,
-    /// Message bytes → JSON object (without apiVersion and kind).
+    /// JSON text → message bytes (no envelope), without an intermediate value.
+    pub encode_text: fn(&[u8]) -> Result<Vec<u8>, String>,
+    /// Message bytes → JSON value (without apiVersion and kind).
     pub decode: fn(&[u8]) -> Result<serde_json::Value, DecodeError>,
+    /// Message bytes → JSON text with `apiVersion` and `kind` first.
+    pub decode_text: DecodeText,
+}
+
+impl Codec {
+    /// The codec of `T`, served as (apiVersion, kind).
+    pub const fn of<T>(api_version: &'static str, kind: &'static str) -> Codec
+    where
+        T: Message + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        Codec {
+            api_version,
+            kind,
+            encode: encode_json::<T>,
+            encode_text: encode_text::<T>,
+            decode: decode_json::<T>,
+            decode_text: decode_text::<T>,
+        }
+    }
 }
 
 /// Converts through the typed value: JSON → `T` → message bytes.
@@ -739,12 +763,46 @@ pub fn encode_json<T: Message + serde::de::DeserializeOwned>(
         .map_err(|e| e.to_string())
 }
 
+/// Converts through the typed value: JSON text → `T` → message bytes.
+pub fn encode_text<T: Message + serde::de::DeserializeOwned>(
+    text: &[u8],
+) -> Result<Vec<u8>, String> {
+    serde_json::from_slice::<T>(text)
+        .map(|t| t.encode_to_vec())
+        .map_err(|e| e.to_string())
+}
+
 /// Converts through the typed value: message bytes → `T` → JSON.
 pub fn decode_json<T: Message + serde::Serialize>(
     b: &[u8],
 ) -> Result<serde_json::Value, DecodeError> {
     let t = T::decode(b)?;
     serde_json::to_value(&t).map_err(|e| DecodeError(e.to_string()))
+}
+
+/// Converts through the typed value: message bytes → `T` → JSON text, with
+/// `apiVersion` and `kind` (which protobuf carries in the envelope) first.
+pub fn decode_text<T: Message + serde::Serialize>(
+    b: &[u8],
+    api_version: &str,
+    kind: &str,
+) -> Result<Vec<u8>, DecodeError> {
+    let t = T::decode(b)?;
+    let body = serde_json::to_vec(&t).map_err(|e| DecodeError(e.to_string()))?;
+    let head = serde_json::to_vec(&serde_json::json!({"apiVersion": api_version, "kind": kind}))
+        .map_err(|e| DecodeError(e.to_string()))?;
+    // `{"apiVersion":..,"kind":..}` + `{...}` → one object. The typed value
+    // never writes apiVersion or kind itself: protobuf has no field for them.
+    let mut out = Vec::with_capacity(head.len() + body.len());
+    out.extend_from_slice(&head[..head.len() - 1]);
+    match body.get(1..) {
+        Some(b"}") | None => out.push(b'}'),
+        Some(rest) => {
+            out.push(b',');
+            out.extend_from_slice(rest);
+        }
+    }
+    Ok(out)
 }
 
 /// The codec for (apiVersion, kind), if the kind has field numbers.

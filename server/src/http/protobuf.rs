@@ -132,18 +132,18 @@ async fn json_body(has_form: bool, body: Body) -> Result<Body, ApiError> {
     if bytes.is_empty() {
         return Ok(Body::empty());
     }
-    let value = decode(&bytes).map_err(|e| {
+    let json = decode_text(&bytes).map_err(|e| {
         ApiError::bad_request(format!(
             "the body of the request is not valid protobuf: {e}"
         ))
     })?;
-    let json = serde_json::to_vec(&value).map_err(ApiError::internal)?;
     Ok(Body::from(json))
 }
 
-/// `k8s\0` + envelope → the object as JSON, apiVersion and kind from the envelope.
-pub fn decode(bytes: &[u8]) -> Result<Value, String> {
-    let mut u = Unknown::decode(bytes).map_err(|e| e.to_string())?;
+/// `k8s\0` + envelope → the object as JSON text, apiVersion and kind from
+/// the envelope (through the typed value, with no JSON value in between).
+pub fn decode_text(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let u = Unknown::decode(bytes).map_err(|e| e.to_string())?;
     if !u.content_encoding.is_empty() {
         return Err(format!(
             "content encoding {:?} is not supported",
@@ -156,15 +156,13 @@ pub fn decode(bytes: &[u8]) -> Result<Value, String> {
             u.api_version, u.kind
         )
     })?;
-    let mut value = (codec.decode)(&u.raw).map_err(|e| format!("{}: {e}", u.kind))?;
-    if let Value::Object(map) = &mut value {
-        map.insert(
-            "apiVersion".into(),
-            Value::String(std::mem::take(&mut u.api_version)),
-        );
-        map.insert("kind".into(), Value::String(std::mem::take(&mut u.kind)));
-    }
-    Ok(value)
+    (codec.decode_text)(&u.raw, &u.api_version, &u.kind).map_err(|e| format!("{}: {e}", u.kind))
+}
+
+/// `k8s\0` + envelope → the object as a JSON value.
+pub fn decode(bytes: &[u8]) -> Result<Value, String> {
+    let text = decode_text(bytes)?;
+    serde_json::from_slice(&text).map_err(|e| e.to_string())
 }
 
 /// The codec of (apiVersion, kind); the meta.k8s.io kinds every group shares
@@ -207,6 +205,32 @@ pub fn encode(value: &Value, api_version: &str, kind: &str) -> Option<Vec<u8>> {
     )
 }
 
+/// The type of a JSON object, read without building a value.
+#[derive(serde::Deserialize)]
+struct TypeMeta {
+    #[serde(rename = "apiVersion")]
+    api_version: Option<String>,
+    kind: Option<String>,
+}
+
+/// JSON text → `k8s\0` + envelope, through the typed value; `None` if it has no protobuf form.
+pub fn encode_text(text: &[u8], api_version: &str, kind: &str) -> Option<Vec<u8>> {
+    let tm: TypeMeta = serde_json::from_slice(text).ok()?;
+    let av = tm.api_version.as_deref().unwrap_or(api_version);
+    let k = tm.kind.as_deref().unwrap_or(kind);
+    let codec = lookup(av, k)?;
+    let raw = (codec.encode_text)(text).ok()?;
+    Some(
+        Unknown {
+            api_version: av.to_string(),
+            kind: codec.kind.to_string(),
+            raw,
+            ..Default::default()
+        }
+        .encode(),
+    )
+}
+
 /// Re-encodes a JSON answer as protobuf when the client prefers it.
 async fn answer(resp: Response, want: bool, api_version: &str, kind: &str) -> Response {
     if !want || !is_json(resp.headers()) {
@@ -216,9 +240,7 @@ async fn answer(resp: Response, want: bool, api_version: &str, kind: &str) -> Re
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return ApiError::internal("reading the answer failed").into_response();
     };
-    let encoded = serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .and_then(|v| encode(&v, api_version, kind));
+    let encoded = encode_text(&bytes, api_version, kind);
     match encoded {
         Some(pb) => {
             parts
@@ -293,6 +315,13 @@ mod tests {
         let pb = encode(&cm(), "v1", "ConfigMap").unwrap();
         assert!(pb.starts_with(b"k8s\0"));
         assert_eq!(decode(&pb).unwrap(), cm());
+        let text = serde_json::to_vec(&cm()).unwrap();
+        assert_eq!(encode_text(&text, "v1", "ConfigMap").unwrap(), pb);
+        let empty = encode(&json!({"kind": "ConfigMap", "apiVersion": "v1"}), "v1", "x").unwrap();
+        assert_eq!(
+            decode_text(&empty).unwrap(),
+            br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{}}"#
+        );
     }
 
     #[test]
