@@ -92,7 +92,10 @@ pub async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Respon
         }
         _ => false,
     };
-    let body = if is_protobuf(&negotiate::content_type(&parts.headers)) {
+    // Patches are never protobuf (upstream answers 415, as the JSON path does).
+    let body = if is_protobuf(&negotiate::content_type(&parts.headers))
+        && parts.method != axum::http::Method::PATCH
+    {
         match json_body(has_form, body).await {
             Ok(b) => {
                 parts.headers.insert(

@@ -316,6 +316,16 @@ fn protobuf_errors_and_crds() {
     let s: Status = pb_body(r, "Status");
     assert_eq!(s.reason.as_deref(), Some("NotFound"));
 
+    // A patch is never protobuf.
+    let r = server
+        .http()
+        .patch(server.at(&format!("{path}/t")))
+        .header("Content-Type", PB)
+        .body(good.clone())
+        .send()
+        .expect("PATCH");
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
     // CustomResourceDefinitions have a protobuf form too (JSON-only kinds,
     // like a user's own, are checked by the add-a-resource workflow test).
     let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
