@@ -38,6 +38,14 @@ fn kubectl_typed_create_commands() {
     for bin in kubectl_bins() {
         let k = server.kubectl(&bin);
         let t = k.tag();
+        // Only kubectl 1.32 and later send protobuf; make sure that is what runs.
+        let v: Value =
+            serde_json::from_str(k.run(&["version", "-o", "json"]).ok()).expect("version -o json");
+        let minor: u32 = v["clientVersion"]["minor"]
+            .as_str()
+            .and_then(|m| m.trim_end_matches('+').parse().ok())
+            .unwrap_or(0);
+        assert!(minor >= 32, "kubectl[{t}] is 1.{minor}: {v}");
 
         let cm = format!("pb-cm-{t}");
         k.run(&[
@@ -59,6 +67,15 @@ fn kubectl_typed_create_commands() {
             v["metadata"].get("generateName").is_none(),
             "zero values stay absent: {v}"
         );
+
+        // A file that is not UTF-8 goes to binaryData: protobuf `bytes`.
+        let blob = server.files_dir().join(format!("blob-{t}.bin"));
+        std::fs::write(&blob, [0u8, 1, 2, 0xff, 0xfe]).expect("write blob");
+        let bin = format!("pb-bin-{t}");
+        let from_file = format!("--from-file=blob={}", blob.display());
+        k.run(&["create", "configmap", &bin, &from_file]).ok();
+        let v = get_json(&k, &["configmap", &bin]);
+        assert_eq!(v["binaryData"]["blob"], "AAEC//4=", "{v}");
 
         let sec = format!("pb-secret-{t}");
         k.run(&[
