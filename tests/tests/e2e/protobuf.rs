@@ -272,17 +272,10 @@ fn raw_get_list_watch_in_protobuf() {
     );
     let mut bytes = Vec::new();
     r.read_to_end(&mut bytes).expect("watch body");
-    let mut events = Vec::new();
-    let mut rest = bytes.as_slice();
-    while !rest.is_empty() {
-        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let (type_, raw) = proto::decode_watch_event(&rest[4..4 + len]).expect("WatchEvent");
-        let u = Unknown::decode(&raw).expect("object envelope");
-        assert_eq!(u.kind, "ConfigMap");
-        let cm = ConfigMap::decode(&u.raw).expect("ConfigMap");
-        events.push((type_, cm.metadata.name_str().to_string()));
-        rest = &rest[4 + len..];
-    }
+    let events: Vec<(String, String)> = frames(&bytes)
+        .into_iter()
+        .map(|(t, cm)| (t, cm.metadata.name_str().to_string()))
+        .collect();
     assert_eq!(
         events,
         [
@@ -290,6 +283,51 @@ fn raw_get_list_watch_in_protobuf() {
             ("ADDED".into(), "second".into())
         ]
     );
+
+    // A watch-list, as client-go's informers stream it: initial events, then
+    // the BOOKMARK that ends them, all in protobuf frames.
+    let mut r = server
+        .http()
+        .get(server.at(&format!(
+            "{path}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan\
+             &allowWatchBookmarks=true&timeoutSeconds=1"
+        )))
+        .header("Accept", PB_JSON)
+        .send()
+        .expect("WATCH");
+    let mut bytes = Vec::new();
+    r.read_to_end(&mut bytes).expect("watch body");
+    let frames = frames(&bytes);
+    let types: Vec<&str> = frames.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(types, ["ADDED", "ADDED", "BOOKMARK"]);
+    let bookmark = &frames[2].1;
+    let annotations = bookmark.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        annotations
+            .get("k8s.io/initial-events-end")
+            .map(String::as_str),
+        Some("true"),
+        "{bookmark:?}"
+    );
+    assert!(bookmark.metadata.resource_version.is_some());
+}
+
+/// Splits a protobuf watch body into (type, ConfigMap) events.
+fn frames(mut rest: &[u8]) -> Vec<(String, ConfigMap)> {
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        assert!(rest.len() >= 4, "a truncated frame header");
+        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let (type_, raw) = proto::decode_watch_event(&rest[4..4 + len]).expect("WatchEvent");
+        let u = Unknown::decode(&raw).expect("object envelope");
+        assert_eq!(
+            (u.api_version.as_str(), u.kind.as_str()),
+            ("v1", "ConfigMap")
+        );
+        out.push((type_, ConfigMap::decode(&u.raw).expect("ConfigMap")));
+        rest = &rest[4 + len..];
+    }
+    out
 }
 
 #[test]
