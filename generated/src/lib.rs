@@ -10,6 +10,7 @@ extern crate self as kapi_generated;
 
 mod int_or_string;
 mod meta;
+pub mod proto;
 pub mod resource;
 
 pub use int_or_string::IntOrString;

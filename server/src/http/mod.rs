@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod negotiate;
+pub mod protobuf;
 pub mod request_info;
 pub mod resource;
 

@@ -43,6 +43,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
                 Some(ep) => {
                     let ep = ep.clone();
                     let info = info.clone();
+                    if super::protobuf::involved(req.headers()) {
+                        return super::protobuf::serve(ep, info, req).await;
+                    }
                     return serve(ep, info, req)
                         .await
                         .unwrap_or_else(IntoResponse::into_response);
@@ -65,7 +68,11 @@ fn item_name(info: &RequestInfo) -> Result<&str, ApiError> {
         .ok_or_else(ApiError::method_not_allowed)
 }
 
-async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Result<Response, ApiError> {
+pub(super) async fn serve(
+    ep: Arc<Endpoint>,
+    info: RequestInfo,
+    req: Request,
+) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let query = Query::parse(parts.uri.query())?;
     let mut scope = query.scope()?;

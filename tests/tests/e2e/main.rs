@@ -9,5 +9,6 @@ mod durability;
 mod etcd;
 mod http;
 mod kubectl;
+mod protobuf;
 mod python;
 mod workflow;
