@@ -23,6 +23,7 @@ use super::{
     WatchStream, Watcher, Written,
 };
 use crate::error::{ApiError, FieldError, Target};
+use crate::patch::{PatchSchema, strategic};
 use crate::rest::meta;
 use crate::storage::{Event, KeyValue, Rev, Storage, StorageError};
 
@@ -38,6 +39,8 @@ pub struct TypedStore<K: Resource> {
     strategy: Arc<dyn Strategy>,
     /// `/registry/[group/]plural/`.
     prefix: String,
+    /// Patch metadata (merge keys, list types); None: strategic merge is refused.
+    patch_schema: Option<Arc<PatchSchema>>,
 }
 
 /// The key prefix of a resource: `/registry/configmaps/`, `/registry/coordination.k8s.io/leases/`.
@@ -136,7 +139,14 @@ impl<K: Resource> TypedStore<K> {
             dt,
             strategy,
             prefix,
+            patch_schema: None,
         }
+    }
+
+    /// Gives the store its kind's patch metadata, enabling strategic merge patch.
+    pub fn with_patch_schema(mut self, schema: Option<Arc<PatchSchema>>) -> Self {
+        self.patch_schema = schema;
+        self
     }
 
     fn resource(&self) -> &ApiResource {
@@ -548,6 +558,24 @@ impl<K: Resource> TypedStore<K> {
                         )],
                     )
                 })?;
+            }
+            PatchType::StrategicMerge if self.patch_schema.is_some() => {
+                if let Some(schema) = &self.patch_schema {
+                    doc = strategic::apply(&doc, &patch.patch, schema.root()).map_err(
+                        |e| match e {
+                            strategic::SmpError::BadPatch(m) => ApiError::bad_request(m),
+                            strategic::SmpError::Invalid(m) => {
+                                let r = self.resource();
+                                ApiError::invalid(
+                                    &r.kind,
+                                    &r.group,
+                                    name,
+                                    vec![FieldError::invalid_raw("patch", "", &m)],
+                                )
+                            }
+                        },
+                    )?;
+                }
             }
             PatchType::StrategicMerge | PatchType::Apply => {
                 return Err(ApiError::unsupported_media_type(&[

@@ -7,5 +7,6 @@ mod harness;
 mod durability;
 mod http;
 mod kubectl;
+mod patch;
 mod python;
 mod workflow;

@@ -1,0 +1,305 @@
+//! PATCH in its flavours with real clients: kubectl's client-side `apply`
+//! (last-applied annotation + strategic merge patch), `patch --type`,
+//! `diff` and `edit` with a scripted editor (both kubectl binaries), the
+//! Python client's `patch_namespaced_config_map`, and the HTTP answers for
+//! patches that do not apply.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::{
+    Kubectl, Server, assert_status, kubectl_bins, python_client_available, run_python,
+};
+
+fn for_each_kubectl(f: impl Fn(&Server, &Kubectl)) {
+    let server = Server::start();
+    for bin in kubectl_bins() {
+        let k = server.kubectl(&bin);
+        eprintln!("=== kubectl[{}] = {}", bin.tag, bin.path.display());
+        f(&server, &k);
+    }
+}
+
+fn configmap_yaml(name: &str, labels: &[(&str, &str)], data: &[(&str, &str)]) -> String {
+    let mut s = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: default\n"
+    );
+    if !labels.is_empty() {
+        s.push_str("  labels:\n");
+        for (k, v) in labels {
+            s.push_str(&format!("    {k}: \"{v}\"\n"));
+        }
+    }
+    s.push_str("data:\n");
+    for (k, v) in data {
+        s.push_str(&format!("  {k}: \"{v}\"\n"));
+    }
+    s
+}
+
+fn get_cm(server: &Server, name: &str) -> Value {
+    let (status, cm) = server.get(&format!("/api/v1/namespaces/default/configmaps/{name}"));
+    assert_eq!(status, StatusCode::OK, "get {name}: {cm}");
+    cm
+}
+
+#[track_caller]
+fn assert_contains(haystack: &str, needle: &str, what: &str) {
+    assert!(
+        haystack.contains(needle),
+        "{what}: expected to contain {needle:?}, got:\n{haystack}"
+    );
+}
+
+#[test]
+fn client_side_apply_updates_and_prunes_fields() {
+    for_each_kubectl(|server, k| {
+        let name = format!("csa-{}", k.tag());
+        let file = server.write_file(
+            &format!("{name}.yaml"),
+            &configmap_yaml(
+                &name,
+                &[("keep", "1"), ("drop", "1")],
+                &[("a", "1"), ("b", "2")],
+            ),
+        );
+        let path = file.to_str().expect("utf-8 path");
+        let out = k.run(&["apply", "-f", path]);
+        assert_contains(
+            out.ok(),
+            &format!("configmap/{name} created"),
+            "first apply",
+        );
+        let rv1 = get_cm(server, &name)["metadata"]["resourceVersion"].clone();
+
+        // Unchanged file: nothing to send, nothing changes.
+        let out = k.run(&["apply", "-f", path]);
+        assert_contains(
+            out.ok(),
+            &format!("configmap/{name} unchanged"),
+            "second apply",
+        );
+        assert_eq!(get_cm(server, &name)["metadata"]["resourceVersion"], rv1);
+
+        // A field changed by someone else is kept; a field removed from the file goes.
+        server.put(&format!("/api/v1/namespaces/default/configmaps/{name}"), &{
+            let mut cm = get_cm(server, &name);
+            cm["data"]["other"] = json!("theirs");
+            cm
+        });
+        server.write_file(
+            &format!("{name}.yaml"),
+            &configmap_yaml(&name, &[("keep", "1")], &[("a", "changed")]),
+        );
+        let out = k.run(&["apply", "-f", path]);
+        assert_contains(
+            out.ok(),
+            &format!("configmap/{name} configured"),
+            "third apply",
+        );
+        let cm = get_cm(server, &name);
+        assert_eq!(
+            cm["data"],
+            json!({"a": "changed", "other": "theirs"}),
+            "{cm}"
+        );
+        assert_eq!(cm["metadata"]["labels"], json!({"keep": "1"}), "{cm}");
+        let last: Value = serde_json::from_str(
+            cm["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no last-applied annotation: {cm}")),
+        )
+        .expect("last-applied is JSON");
+        assert_eq!(last["data"], json!({"a": "changed"}), "{last}");
+
+        // And applying that again is a no-op.
+        let rv = cm["metadata"]["resourceVersion"].clone();
+        let out = k.run(&["apply", "-f", path]);
+        assert_contains(out.ok(), "unchanged", "fourth apply");
+        assert_eq!(get_cm(server, &name)["metadata"]["resourceVersion"], rv);
+    });
+}
+
+#[test]
+fn kubectl_patch_all_types() {
+    for_each_kubectl(|server, k| {
+        let name = format!("patched-{}", k.tag());
+        server.create_configmap("default", &name, &[("a", "1")]);
+        let out = k.run(&[
+            "patch",
+            "cm",
+            &name,
+            "-p",
+            r#"{"data":{"s":"1"},"metadata":{"finalizers":["x/one"]}}"#,
+        ]);
+        assert_contains(out.ok(), &format!("configmap/{name} patched"), "strategic");
+        // finalizers merge as a set under strategic merge patch.
+        let out = k.run(&[
+            "patch",
+            "cm",
+            &name,
+            "--type=strategic",
+            "-p",
+            r#"{"metadata":{"finalizers":["x/two"]}}"#,
+        ]);
+        out.ok();
+        let cm = get_cm(server, &name);
+        let mut fins: Vec<String> = serde_json::from_value(cm["metadata"]["finalizers"].clone())
+            .unwrap_or_else(|e| panic!("finalizers ({e}): {cm}"));
+        fins.sort();
+        assert_eq!(fins, ["x/one", "x/two"], "{cm}");
+
+        let out = k.run(&[
+            "patch",
+            "cm",
+            &name,
+            "--type=merge",
+            "-p",
+            r#"{"data":{"m":"1","a":null},"metadata":{"finalizers":null}}"#,
+        ]);
+        out.ok();
+        let out = k.run(&[
+            "patch",
+            "cm",
+            &name,
+            "--type=json",
+            "-p",
+            r#"[{"op":"add","path":"/data/j","value":"1"}]"#,
+        ]);
+        out.ok();
+        let cm = get_cm(server, &name);
+        assert_eq!(cm["data"], json!({"s": "1", "m": "1", "j": "1"}), "{cm}");
+        assert!(cm["metadata"].get("finalizers").is_none(), "{cm}");
+
+        let out = k.run(&[
+            "patch",
+            "cm",
+            &name,
+            "--type=json",
+            "-p",
+            r#"[{"op":"test","path":"/data/j","value":"2"}]"#,
+        ]);
+        let err = out.fails();
+        assert_contains(err, "Invalid", "failing json patch test");
+        let out = k.run(&[
+            "patch",
+            "cm",
+            &name,
+            "-p",
+            r#"{"metadata":{"labels":{"$patch":"bogus"}}}"#,
+        ]);
+        out.fails();
+    });
+}
+
+#[test]
+fn kubectl_diff_shows_changes() {
+    for_each_kubectl(|server, k| {
+        let name = format!("diffed-{}", k.tag());
+        let file = server.write_file(
+            &format!("{name}.yaml"),
+            &configmap_yaml(&name, &[], &[("a", "1")]),
+        );
+        let path = file.to_str().expect("utf-8 path");
+        k.run(&["apply", "-f", path]).ok();
+        let out = k.run(&["diff", "-f", path]);
+        assert!(
+            out.status.success(),
+            "diff of an unchanged object exits 0: {out:?}"
+        );
+        server.write_file(
+            &format!("{name}.yaml"),
+            &configmap_yaml(&name, &[], &[("a", "2")]),
+        );
+        let out = k.run(&["diff", "-f", path]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "diff with changes exits 1: {out:?}"
+        );
+        assert_contains(&out.stdout, "+  a: \"2\"", "diff output");
+        assert_contains(&out.stdout, "-  a: \"1\"", "diff output");
+        // diff is a dry run: nothing stored.
+        assert_eq!(get_cm(server, &name)["data"]["a"], "1");
+    });
+}
+
+#[test]
+fn kubectl_edit_with_scripted_editor() {
+    for_each_kubectl(|server, k| {
+        let name = format!("edited-{}", k.tag());
+        server.create_configmap("default", &name, &[("a", "before")]);
+        let editor = server.write_file(
+            "editor.sh",
+            "#!/bin/sh\nsed -i 's/a: before/a: after/' \"$1\"\n",
+        );
+        let mut perms = std::fs::metadata(&editor).expect("editor").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&editor, perms).expect("chmod editor");
+        let ed = editor.to_str().expect("utf-8 path");
+        let out = k.run_with_env(
+            &["edit", "cm", &name],
+            &[("EDITOR", ed), ("KUBE_EDITOR", ed)],
+        );
+        assert_contains(out.ok(), &format!("configmap/{name} edited"), "edit");
+        assert_eq!(get_cm(server, &name)["data"]["a"], "after");
+    });
+}
+
+#[test]
+fn patch_errors_over_http() {
+    let server = Server::start();
+    server.create_configmap("default", "errs", &[("a", "1")]);
+    let url = server.at("/api/v1/namespaces/default/configmaps/errs");
+    let send = |ct: &str, body: &str| {
+        let r = server
+            .http()
+            .patch(&url)
+            .header("Content-Type", ct)
+            .body(body.to_string())
+            .send()
+            .expect("PATCH");
+        crate::harness::into_json(r)
+    };
+    let (s, b) = send(
+        "application/strategic-merge-patch+json",
+        r#"{"data":{"$patch":"explode"}}"#,
+    );
+    assert_status(s, &b, 400, "BadRequest");
+    let (s, b) = send("application/strategic-merge-patch+json", "[1]");
+    assert_status(s, &b, 400, "BadRequest");
+    let (s, b) = send(
+        "application/json-patch+json",
+        r#"[{"op":"remove","path":"/data/nope"}]"#,
+    );
+    assert_status(s, &b, 422, "Invalid");
+    let (s, b) = send("text/plain", "{}");
+    assert_status(s, &b, 415, "UnsupportedMediaType");
+    // Strategic merge: dry run answers the patched object and stores nothing.
+    let r = server
+        .http()
+        .patch(format!("{url}?dryRun=All"))
+        .header("Content-Type", "application/strategic-merge-patch+json")
+        .body(r#"{"data":{"b":"2"}}"#)
+        .send()
+        .expect("PATCH");
+    let (s, b) = crate::harness::into_json(r);
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"], json!({"a": "1", "b": "2"}));
+    assert_eq!(get_cm(&server, "errs")["data"], json!({"a": "1"}));
+}
+
+#[test]
+fn python_patch_namespaced_config_map() {
+    if !python_client_available() {
+        return;
+    }
+    let server = Server::start();
+    let out = run_python(&server, "patch_configmap.py", &[]);
+    let stdout = out.ok();
+    assert!(
+        stdout.lines().any(|l| l.trim() == "OK"),
+        "patch_configmap.py did not finish:\n{stdout}\n{}",
+        out.stderr
+    );
+}
