@@ -3,6 +3,8 @@
 //! from the generated OpenAPI schemas; a resource with no schema metadata
 //! (custom resources) has none, and refuses strategic merge with 415.
 
+pub mod apply;
+pub mod managed_fields;
 pub mod merge;
 pub mod schema;
 pub mod strategic;
