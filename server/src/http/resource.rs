@@ -69,6 +69,11 @@ async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Result<Res
     let (parts, body) = req.into_parts();
     let query = Query::parse(parts.uri.query())?;
     let mut scope = query.scope()?;
+    scope.user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let r = &ep.resource;
     if r.namespaced() {
         scope.namespace = info.namespace.clone();

@@ -43,6 +43,7 @@ pub struct Apply<'a> {
 /// create), with its managedFields updated; or the conflicts.
 pub fn apply(live: &Value, config: &Value, req: &Apply<'_>) -> Result<Value, Vec<Conflict>> {
     let mut config = config.clone();
+    drop_nulls(&mut config);
     if let Some(m) = config.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("managedFields");
         m.remove("resourceVersion");
@@ -115,6 +116,19 @@ pub fn apply(live: &Value, config: &Value, req: &Apply<'_>) -> Result<Value, Vec
     }
     managed_fields::write(&mut merged, &entries);
     Ok(merged)
+}
+
+/// A `null` in an applied configuration (an empty `data:` in YAML) sets
+/// nothing and owns nothing.
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, v| !v.is_null());
+            m.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 fn display_manager(e: &Entry) -> String {

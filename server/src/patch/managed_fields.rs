@@ -427,7 +427,15 @@ pub fn record_update(
     subresource: Option<&str>,
     now: &str,
 ) {
-    let mut entries = old.map(read).unwrap_or_default();
+    // managedFields the request itself changes are taken as given (as
+    // upstream does, e.g. kubectl's client-side to server-side migration).
+    let sent = new.pointer("/metadata/managedFields");
+    let before = old.and_then(|o| o.pointer("/metadata/managedFields"));
+    let mut entries = if sent.is_some() && sent != before {
+        read(new)
+    } else {
+        old.map(read).unwrap_or_default()
+    };
     let now_fields = owned_fields(new, node);
     let changed = FieldSet(
         now_fields

@@ -41,6 +41,8 @@ pub struct RequestScope {
     pub field_validation: FieldValidation,
     /// The subresource addressed, if any.
     pub subresource: Option<Subresource>,
+    /// The `User-Agent` header (the default field manager of updates).
+    pub user_agent: Option<String>,
 }
 
 /// `resourceVersionMatch`.
@@ -146,6 +148,7 @@ impl Query {
             field_manager,
             field_validation,
             subresource: None,
+            user_agent: None,
         })
     }
 

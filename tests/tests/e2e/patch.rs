@@ -303,3 +303,222 @@ fn python_patch_namespaced_config_map() {
         out.stderr
     );
 }
+
+fn managers(cm: &Value) -> Vec<(String, String)> {
+    cm["metadata"]["managedFields"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|e| {
+                    (
+                        e["manager"].as_str().unwrap_or("").to_string(),
+                        e["operation"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn server_side_apply_conflicts_and_force() {
+    for_each_kubectl(|server, k| {
+        let name = format!("ssa-{}", k.tag());
+        let file = server.write_file(
+            &format!("{name}.yaml"),
+            &configmap_yaml(&name, &[], &[("k", "one"), ("mine", "1")]),
+        );
+        let path = file.to_str().expect("utf-8 path");
+        let out = k.run(&["apply", "--server-side", "-f", path]);
+        assert_contains(
+            out.ok(),
+            &format!("configmap/{name} serverside-applied"),
+            "first SSA",
+        );
+        let cm = get_cm(server, &name);
+        assert_eq!(
+            managers(&cm),
+            [("kubectl".to_string(), "Apply".to_string())],
+            "{cm}"
+        );
+        assert_eq!(
+            cm["metadata"]["managedFields"][0]["fieldsV1"],
+            json!({"f:data": {"f:k": {}, "f:mine": {}}}),
+            "{cm}"
+        );
+        // Applying the same file again changes nothing.
+        let rv = cm["metadata"]["resourceVersion"].clone();
+        k.run(&["apply", "--server-side", "-f", path]).ok();
+        assert_eq!(get_cm(server, &name)["metadata"]["resourceVersion"], rv);
+
+        // Another manager changing k conflicts.
+        let other = server.write_file(
+            &format!("{name}-other.yaml"),
+            &configmap_yaml(&name, &[], &[("k", "two")]),
+        );
+        let other = other.to_str().expect("utf-8 path");
+        let out = k.run(&[
+            "apply",
+            "--server-side",
+            "--field-manager=other",
+            "-f",
+            other,
+        ]);
+        let err = out.fails();
+        assert_contains(err, "conflict", "conflicting SSA");
+        assert_contains(err, ".data.k", "conflicting SSA");
+        assert_contains(err, "\"kubectl\"", "conflicting SSA");
+        assert_eq!(get_cm(server, &name)["data"]["k"], "one");
+
+        let out = k.run(&[
+            "apply",
+            "--server-side",
+            "--field-manager=other",
+            "--force-conflicts",
+            "-f",
+            other,
+        ]);
+        out.ok();
+        let cm = get_cm(server, &name);
+        assert_eq!(cm["data"], json!({"k": "two", "mine": "1"}), "{cm}");
+        let fields: Vec<Value> = cm["metadata"]["managedFields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let of = |m: &str| {
+            fields
+                .iter()
+                .find(|e| e["manager"] == m)
+                .map(|e| e["fieldsV1"].clone())
+                .unwrap_or(Value::Null)
+        };
+        assert_eq!(of("kubectl"), json!({"f:data": {"f:mine": {}}}), "{cm}");
+        assert_eq!(of("other"), json!({"f:data": {"f:k": {}}}), "{cm}");
+
+        // kubectl stops applying `mine`: nobody else owns it, so it goes.
+        server.write_file(&format!("{name}.yaml"), &configmap_yaml(&name, &[], &[]));
+        k.run(&["apply", "--server-side", "-f", path]).ok();
+        let cm = get_cm(server, &name);
+        assert_eq!(cm["data"], json!({"k": "two"}), "{cm}");
+    });
+}
+
+#[test]
+fn client_side_then_server_side_apply_migrates() {
+    for_each_kubectl(|server, k| {
+        let name = format!("migrate-{}", k.tag());
+        let file = server.write_file(
+            &format!("{name}.yaml"),
+            &configmap_yaml(&name, &[], &[("a", "1"), ("b", "2")]),
+        );
+        let path = file.to_str().expect("utf-8 path");
+        k.run(&["apply", "-f", path]).ok();
+        let cm = get_cm(server, &name);
+        assert_eq!(
+            managers(&cm),
+            [(
+                "kubectl-client-side-apply".to_string(),
+                "Update".to_string()
+            )],
+            "{cm}"
+        );
+        // Server-side apply of a smaller file: kubectl migrates the client-side
+        // manager's fields to itself first, so no conflict and `b` goes.
+        server.write_file(
+            &format!("{name}.yaml"),
+            &configmap_yaml(&name, &[], &[("a", "1")]),
+        );
+        k.run(&["apply", "--server-side", "-f", path]).ok();
+        let cm = get_cm(server, &name);
+        assert_eq!(cm["data"], json!({"a": "1"}), "{cm}");
+        assert!(
+            managers(&cm).contains(&("kubectl".to_string(), "Apply".to_string())),
+            "{cm}"
+        );
+    });
+}
+
+#[test]
+fn updates_record_their_manager() {
+    let server = Server::start();
+    let (s, cm) = server.post(
+        "/api/v1/namespaces/default/configmaps?fieldManager=creator",
+        &crate::harness::configmap("default", "tracked", &[("a", "1")]),
+    );
+    assert_eq!(s, StatusCode::CREATED, "{cm}");
+    assert_eq!(
+        managers(&cm),
+        [("creator".to_string(), "Update".to_string())]
+    );
+    assert_eq!(
+        cm["metadata"]["managedFields"][0]["fieldsV1"],
+        json!({"f:data": {"f:a": {}}})
+    );
+    // A merge patch without fieldManager: the User-Agent prefix names it.
+    let r = server
+        .http()
+        .patch(server.at("/api/v1/namespaces/default/configmaps/tracked"))
+        .header("Content-Type", "application/merge-patch+json")
+        .header("User-Agent", "my-controller/1.2 (linux)")
+        .body(r#"{"data":{"a":"2","b":"1"}}"#)
+        .send()
+        .expect("PATCH");
+    let (s, cm) = crate::harness::into_json(r);
+    assert_eq!(s, StatusCode::OK, "{cm}");
+    assert_eq!(
+        managers(&cm),
+        [("my-controller".to_string(), "Update".to_string())],
+        "creator lost its only field: {cm}"
+    );
+
+    // Apply without fieldManager is invalid; apply creates; force elsewhere is invalid.
+    let apply = |query: &str, body: &str| {
+        let r = server
+            .http()
+            .patch(server.at(&format!(
+                "/api/v1/namespaces/default/configmaps/applied{query}"
+            )))
+            .header("Content-Type", "application/apply-patch+yaml")
+            .body(body.to_string())
+            .send()
+            .expect("PATCH");
+        crate::harness::into_json(r)
+    };
+    let body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  x: \"1\"\n";
+    let (s, b) = apply("", body);
+    assert_status(s, &b, 422, "Invalid");
+    assert_contains(
+        b["message"].as_str().unwrap_or(""),
+        "fieldManager: Required value",
+        "no manager",
+    );
+    let (s, b) = apply("?fieldManager=ctl&dryRun=All", body);
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, _) = server.get("/api/v1/namespaces/default/configmaps/applied");
+    assert_eq!(s, StatusCode::NOT_FOUND, "dry-run apply stored nothing");
+    let (s, b) = apply("?fieldManager=ctl", body);
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(managers(&b), [("ctl".to_string(), "Apply".to_string())]);
+    let (s, b) = apply("?fieldManager=ctl", body);
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = apply("?fieldManager=rival", &body.replace("\"1\"", "\"2\""));
+    assert_status(s, &b, 409, "Conflict");
+    assert_eq!(
+        b["message"], "Apply failed with 1 conflict: conflict with \"ctl\": .data.x",
+        "{b}"
+    );
+    assert_eq!(
+        b["details"]["causes"][0]["reason"], "FieldManagerConflict",
+        "{b}"
+    );
+    assert_eq!(b["details"]["causes"][0]["field"], ".data.x", "{b}");
+    let r = server
+        .http()
+        .patch(server.at("/api/v1/namespaces/default/configmaps/applied?force=true"))
+        .header("Content-Type", "application/merge-patch+json")
+        .body("{}")
+        .send()
+        .expect("PATCH");
+    let (s, b) = crate::harness::into_json(r);
+    assert_status(s, &b, 422, "Invalid");
+}

@@ -159,3 +159,18 @@ fn missing_manager_is_invalid() {
         e.message
     );
 }
+
+#[test]
+fn nulls_in_config_set_nothing() {
+    let once = run(&json!({}), &sa(json!({"a": "1"}), json!([])), "m1", false).expect("apply");
+    // labels: null applies no label: the one m1 applied before goes.
+    let out = run(
+        &once,
+        &json!({"metadata": {"name": "x", "labels": null}}),
+        "m1",
+        false,
+    )
+    .expect("apply");
+    assert!(out["metadata"].get("labels").is_none(), "{out}");
+    assert!(out["metadata"].get("managedFields").is_none(), "{out}");
+}
