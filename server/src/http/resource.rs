@@ -19,7 +19,7 @@ use super::body::{self, go_duration};
 use super::negotiate::{self, Encoding, Output};
 use super::request_info::{self, ApiPath, RequestInfo};
 use crate::error::ApiError;
-use crate::rest::options::{Query, Subresource};
+use crate::rest::options::{FieldValidation, Query, Subresource};
 use crate::rest::{
     DeleteOpts, Deleted, Endpoint, ObjectList, PatchBody, PatchType, RequestScope, WatchEvent,
     Written,
@@ -138,6 +138,19 @@ async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Result<Res
     }
 }
 
+fn is_yaml(ct: &negotiate::MediaType) -> bool {
+    ct.essence != "application/json"
+}
+
+/// The scope with the body's repeated fields, unless they are ignored.
+fn with_duplicates(scope: &RequestScope, yaml: bool, bytes: &[u8]) -> RequestScope {
+    let mut scope = scope.clone();
+    if scope.field_validation != FieldValidation::Ignore {
+        scope.duplicate_fields = super::duplicates::find(yaml, bytes);
+    }
+    scope
+}
+
 async fn verb(
     ep: &Endpoint,
     info: &RequestInfo,
@@ -197,7 +210,9 @@ async fn verb(
             let creater = ep.creater.as_ref().ok_or_else(na)?;
             let enc = negotiate::encoding(headers)?;
             let bytes = body::read(body).await?;
-            let value = body::decode_object(&negotiate::content_type(headers), &bytes)?;
+            let ct = negotiate::content_type(headers);
+            let value = body::decode_object(&ct, &bytes)?;
+            let scope = &with_duplicates(scope, is_yaml(&ct), &bytes);
             let w = creater.create(scope, value).await?;
             Ok(written_response(w, StatusCode::CREATED, enc))
         }
@@ -205,7 +220,9 @@ async fn verb(
             let updater = ep.updater.as_ref().ok_or_else(na)?;
             let enc = negotiate::encoding(headers)?;
             let bytes = body::read(body).await?;
-            let value = body::decode_object(&negotiate::content_type(headers), &bytes)?;
+            let ct = negotiate::content_type(headers);
+            let value = body::decode_object(&ct, &bytes)?;
+            let scope = &with_duplicates(scope, is_yaml(&ct), &bytes);
             let w = updater.update(scope, item_name(info)?, value).await?;
             let code = if w.created {
                 StatusCode::CREATED
@@ -231,6 +248,7 @@ async fn verb(
             };
             let bytes = body::read(body).await?;
             let patch = body::decode_patch(type_ == PatchType::Apply, &bytes)?;
+            let scope = &with_duplicates(scope, type_ == PatchType::Apply, &bytes);
             let force = matches!(query.get("force"), Some("true") | Some("1"));
             let w = patcher
                 .patch(

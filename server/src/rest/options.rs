@@ -43,6 +43,8 @@ pub struct RequestScope {
     pub subresource: Option<Subresource>,
     /// The `User-Agent` header (the default field manager of updates).
     pub user_agent: Option<String>,
+    /// Fields repeated in the request body (for `fieldValidation`).
+    pub duplicate_fields: Vec<String>,
 }
 
 /// `resourceVersionMatch`.
@@ -149,6 +151,7 @@ impl Query {
             field_validation,
             subresource: None,
             user_agent: None,
+            duplicate_fields: Vec::new(),
         })
     }
 

@@ -225,6 +225,12 @@ impl<K: Resource> TypedStore<K> {
         let warnings: Vec<String> = unknown
             .iter()
             .map(|f| format!("unknown field \"{f}\""))
+            .chain(
+                scope
+                    .duplicate_fields
+                    .iter()
+                    .map(|f| format!("duplicate field \"{f}\"")),
+            )
             .collect();
         let warnings = match scope.field_validation {
             FieldValidation::Ignore => Vec::new(),

@@ -522,3 +522,94 @@ fn updates_record_their_manager() {
     let (s, b) = crate::harness::into_json(r);
     assert_status(s, &b, 422, "Invalid");
 }
+
+#[test]
+fn apply_validate_strict_rejects_misspelt_field() {
+    for_each_kubectl(|server, k| {
+        let name = format!("strict-{}", k.tag());
+        let file = server.write_file(
+            &format!("{name}.yaml"),
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: default\ndatta:\n  a: \"1\"\n"
+            ),
+        );
+        let out = k.run(&[
+            "apply",
+            "--validate=strict",
+            "-f",
+            file.to_str().expect("utf-8 path"),
+        ]);
+        let err = out.fails();
+        assert_contains(
+            err,
+            "strict decoding error: unknown field \"datta\"",
+            "strict apply",
+        );
+        let (s, _) = server.get(&format!("/api/v1/namespaces/default/configmaps/{name}"));
+        assert_eq!(s, StatusCode::NOT_FOUND, "nothing created");
+    });
+}
+
+#[test]
+fn duplicate_fields_by_field_validation() {
+    let server = Server::start();
+    let post = |query: &str, ct: &str, body: &str| {
+        server
+            .http()
+            .post(server.at(&format!("/api/v1/namespaces/default/configmaps{query}")))
+            .header("Content-Type", ct)
+            .body(body.to_string())
+            .send()
+            .expect("POST")
+    };
+    let json_body = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup","name":"dup"},"data":{"a":"1","a":"2"}}"#;
+    let (s, b) = crate::harness::into_json(post(
+        "?fieldValidation=Strict",
+        "application/json",
+        json_body,
+    ));
+    assert_status(s, &b, 400, "BadRequest");
+    assert_eq!(
+        b["message"],
+        "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: duplicate field \"metadata.name\", duplicate field \"data.a\"",
+        "{b}"
+    );
+    let yaml_body =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dupy\ndata:\n  a: \"1\"\n  a: \"2\"\n";
+    let (s, b) = crate::harness::into_json(post(
+        "?fieldValidation=Strict",
+        "application/yaml",
+        yaml_body,
+    ));
+    assert_status(s, &b, 400, "BadRequest");
+    assert_contains(
+        b["message"].as_str().unwrap_or(""),
+        "duplicate field \"data.a\"",
+        "yaml strict",
+    );
+
+    // Warn (the default): created, last value wins, one Warning header per field.
+    let r = post("", "application/yaml", yaml_body);
+    let warnings: Vec<String> = r
+        .headers()
+        .get_all("warning")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    let (s, b) = crate::harness::into_json(r);
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["data"]["a"], "2");
+    assert_eq!(
+        warnings,
+        [r#"299 - "duplicate field \"data.a\"""#],
+        "{warnings:?}"
+    );
+    // Ignore: no warning.
+    let r = post(
+        "?fieldValidation=Ignore",
+        "application/json",
+        &json_body.replace("\"dup\"", "\"dup2\""),
+    );
+    assert!(r.headers().get("warning").is_none());
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
