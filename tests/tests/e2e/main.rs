@@ -6,6 +6,7 @@ mod harness;
 
 mod durability;
 mod http;
+mod kube_rs;
 mod kubectl;
 mod patch;
 mod python;
