@@ -613,3 +613,40 @@ fn duplicate_fields_by_field_validation() {
     assert!(r.headers().get("warning").is_none());
     assert_eq!(r.status(), StatusCode::CREATED);
 }
+
+#[test]
+fn kubectl_label_annotate_and_server_dry_run() {
+    for_each_kubectl(|server, k| {
+        let name = format!("marked-{}", k.tag());
+        let file = server.write_file(
+            &format!("{name}.yaml"),
+            &configmap_yaml(&name, &[], &[("a", "1")]),
+        );
+        let path = file.to_str().expect("utf-8 path");
+        let out = k.run(&["create", "--dry-run=server", "-f", path]);
+        assert_contains(
+            out.ok(),
+            &format!("configmap/{name} created (server dry run)"),
+            "dry run",
+        );
+        let (s, _) = server.get(&format!("/api/v1/namespaces/default/configmaps/{name}"));
+        assert_eq!(s, StatusCode::NOT_FOUND, "dry-run create stored nothing");
+
+        k.run(&["create", "-f", path]).ok();
+        k.run(&["label", "cm", &name, "tier=web"]).ok();
+        k.run(&["label", "cm", &name, "--overwrite", "tier=db"])
+            .ok();
+        k.run(&["annotate", "cm", &name, "note=hi"]).ok();
+        let cm = get_cm(server, &name);
+        assert_eq!(cm["metadata"]["labels"], json!({"tier": "db"}), "{cm}");
+        assert_eq!(cm["metadata"]["annotations"]["note"], "hi", "{cm}");
+        // Each command is recorded under its own field manager.
+        let m = managers(&cm);
+        for want in ["kubectl-create", "kubectl-label", "kubectl-annotate"] {
+            assert!(
+                m.contains(&(want.to_string(), "Update".to_string())),
+                "{want} missing from {m:?}"
+            );
+        }
+    });
+}
