@@ -182,9 +182,13 @@ pub fn remove(v: &mut Value, path: &[String]) {
         }
         None => return,
     }
-    // Drop an object the removal emptied (as upstream, which removes a map
-    // whose every field was removed), but never the root.
-    let emptied = get(v, parent).is_some_and(|p| p.as_object().is_some_and(Map::is_empty));
+    // Drop a map or list the removal emptied (as upstream, which removes a
+    // map or list whose every member was removed), but never the root.
+    let emptied = get(v, parent).is_some_and(|p| match p {
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    });
     if emptied && !parent.is_empty() {
         remove(v, parent);
     }

@@ -174,3 +174,77 @@ fn nulls_in_config_set_nothing() {
     assert!(out["metadata"].get("labels").is_none(), "{out}");
     assert!(out["metadata"].get("managedFields").is_none(), "{out}");
 }
+
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::run;
+
+    /// Lists sorted, so results compare whatever order items were added in.
+    fn canonical(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+            }
+            Value::Array(a) => {
+                let mut items: Vec<Value> = a.iter().map(canonical).collect();
+                items.sort_by_key(|v| v.to_string());
+                Value::Array(items)
+            }
+            v => v.clone(),
+        }
+    }
+
+    fn config() -> impl Strategy<Value = Value> {
+        (
+            prop::collection::btree_map("[a-d]", "[x-z]", 0..4),
+            prop::collection::btree_map("[a-d]", "[x-z]", 0..3),
+            prop::collection::btree_set("[a-d]", 0..3),
+            prop::collection::btree_set("[p-r]", 0..3),
+        )
+            .prop_map(|(labels, secrets, pulls, fins)| {
+                let mut meta = json!({"name": "x"});
+                if !labels.is_empty() {
+                    meta["labels"] = json!(labels);
+                }
+                if !fins.is_empty() {
+                    meta["finalizers"] = json!(fins);
+                }
+                let mut v = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta});
+                if !secrets.is_empty() {
+                    v["secrets"] = Value::Array(
+                        secrets
+                            .into_iter()
+                            .map(|(n, ns)| json!({"name": n, "namespace": ns}))
+                            .collect(),
+                    );
+                }
+                if !pulls.is_empty() {
+                    v["imagePullSecrets"] =
+                        Value::Array(pulls.into_iter().map(|n| json!({"name": n})).collect());
+                }
+                v
+            })
+    }
+
+    proptest! {
+        /// One manager: what is left after applying c1 then c2 is what
+        /// applying c2 alone gives (fields no longer applied are removed).
+        #[test]
+        fn reapply_converges_to_the_latest_config(c1 in config(), c2 in config()) {
+            let first = run(&json!({}), &c1, "m", false).expect("apply c1");
+            let both = run(&first, &c2, "m", false).expect("apply c2");
+            let only = run(&json!({}), &c2, "m", false).expect("apply c2 alone");
+            prop_assert_eq!(canonical(&both), canonical(&only));
+        }
+
+        /// Applying the same configuration again changes nothing.
+        #[test]
+        fn apply_is_idempotent(c in config()) {
+            let once = run(&json!({}), &c, "m", false).expect("apply");
+            let twice = run(&once, &c, "m", false).expect("apply again");
+            prop_assert_eq!(once, twice);
+        }
+    }
+}
