@@ -779,10 +779,12 @@ impl<K: Resource> TypedStore<K> {
                 .pointer("/metadata/resourceVersion")
                 .and_then(|v| v.as_str())
                 .map(str::to_string);
-            let pinned = patched_rv.as_deref()
-                != current
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(|v| v.as_str());
+            // (A patch that removes it, as kubectl's three-way patch can, is unconditional.)
+            let pinned = patched_rv.is_some()
+                && patched_rv.as_deref()
+                    != current
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(|v| v.as_str());
             if pinned {
                 return Err(ApiError::stale(self.target(name)));
             }

@@ -275,6 +275,31 @@ fn patch_errors_over_http() {
     assert_status(s, &b, 422, "Invalid");
     let (s, b) = send("text/plain", "{}");
     assert_status(s, &b, 415, "UnsupportedMediaType");
+    // resourceVersion in a patch: a stale one is a precondition failure, a
+    // null one (kubectl's three-way patch can send it) is unconditional.
+    let (s, b) = send(
+        "application/strategic-merge-patch+json",
+        r#"{"metadata":{"resourceVersion":"1"},"data":{"c":"3"}}"#,
+    );
+    assert_status(s, &b, 409, "Conflict");
+    let (s, b) = send(
+        "application/strategic-merge-patch+json",
+        r#"{"metadata":{"resourceVersion":null},"data":{"c":"3"}}"#,
+    );
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["data"], json!({"a": "1", "c": "3"}));
+    let (s, b) = send(
+        "application/json-patch+json",
+        r#"[{"op":"test","path":"/metadata/resourceVersion","value":"1"},{"op":"remove","path":"/data/c"}]"#,
+    );
+    assert_status(s, &b, 409, "Conflict");
+    let current = get_cm(&server, "errs");
+    let ops = json!([
+        {"op": "test", "path": "/metadata/resourceVersion", "value": current["metadata"]["resourceVersion"]},
+        {"op": "remove", "path": "/data/c"}
+    ]);
+    let (s, b) = send("application/json-patch+json", &ops.to_string());
+    assert_eq!(s, StatusCode::OK, "{b}");
     // Strategic merge: dry run answers the patched object and stores nothing.
     let r = server
         .http()
@@ -648,5 +673,65 @@ fn kubectl_label_annotate_and_server_dry_run() {
                 "{want} missing from {m:?}"
             );
         }
+    });
+}
+
+fn service_account_yaml(name: &str, secrets: &[&str]) -> String {
+    let mut s = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {name}\n  namespace: default\nsecrets:\n"
+    );
+    for n in secrets {
+        s.push_str(&format!("- name: {n}\n"));
+    }
+    s
+}
+
+#[test]
+fn client_side_apply_merges_keyed_lists() {
+    for_each_kubectl(|server, k| {
+        let name = format!("sa-{}", k.tag());
+        let file = server.write_file(
+            &format!("{name}.yaml"),
+            &service_account_yaml(&name, &["one", "two"]),
+        );
+        let path = file.to_str().expect("utf-8 path");
+        k.run(&["apply", "-f", path]).ok();
+        let url = format!("/api/v1/namespaces/default/serviceaccounts/{name}");
+        // Someone else adds a secret; the file drops `one` and adds `three`.
+        let (s, mut sa) = server.get(&url);
+        assert_eq!(s, StatusCode::OK, "{sa}");
+        if let Some(list) = sa["secrets"].as_array_mut() {
+            list.push(json!({"name": "theirs"}));
+        }
+        let (s, sa) = server.put(&url, &sa);
+        assert_eq!(s, StatusCode::OK, "{sa}");
+        server.write_file(
+            &format!("{name}.yaml"),
+            &service_account_yaml(&name, &["two", "three"]),
+        );
+        let out = k.run(&["apply", "-f", path]);
+        assert_contains(
+            out.ok(),
+            &format!("serviceaccount/{name} configured"),
+            "second apply",
+        );
+        let (_, sa) = server.get(&url);
+        let mut names: Vec<String> = sa["secrets"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|s| s["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        assert_eq!(names, ["theirs", "three", "two"], "{sa}");
+        // Again: kubectl still sends `$setElementOrder` (the live list has an
+        // item the file does not, so kubectl sees a different order, as with
+        // kube-apiserver), but the server changes nothing.
+        let rv = sa["metadata"]["resourceVersion"].clone();
+        k.run(&["apply", "-f", path]).ok();
+        let (_, again) = server.get(&url);
+        assert_eq!(again["metadata"]["resourceVersion"], rv, "{again}");
     });
 }
