@@ -37,6 +37,8 @@ pub struct Apply<'a> {
     pub now: &'a str,
     /// The kind's schema, if any.
     pub schema: Option<Node<'a>>,
+    /// The subresource applied to (`status`), recorded in the entry.
+    pub subresource: Option<&'a str>,
 }
 
 /// The live object after applying `config` to it (`live` is `{}` for a
@@ -59,7 +61,11 @@ pub fn apply(live: &Value, config: &Value, req: &Apply<'_>) -> Result<Value, Vec
             .cloned()
             .collect(),
     );
-    let is_self = |e: &Entry| e.manager == req.manager && e.operation == "Apply";
+    let is_self = |e: &Entry| {
+        e.manager == req.manager
+            && e.operation == "Apply"
+            && e.subresource.as_deref() == req.subresource
+    };
     let mut conflicts = Vec::new();
     for e in entries.iter().filter(|e| !is_self(e)) {
         for p in e.fields.intersection(&changed).0 {
@@ -110,7 +116,7 @@ pub fn apply(live: &Value, config: &Value, req: &Apply<'_>) -> Result<Value, Vec
             operation: "Apply".into(),
             api_version: req.api_version.to_string(),
             time: Some(req.now.to_string()),
-            subresource: None,
+            subresource: req.subresource.map(str::to_string),
             fields: applied,
         }),
     }

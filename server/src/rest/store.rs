@@ -616,6 +616,7 @@ impl<K: Resource> TypedStore<K> {
     /// Server-side apply of `patch` onto `live` by `manager`.
     fn apply_config(
         &self,
+        scope: &RequestScope,
         name: &str,
         live: &Value,
         patch: &PatchBody,
@@ -640,6 +641,7 @@ impl<K: Resource> TypedStore<K> {
             api_version: &api_version,
             now: &now,
             schema: self.patch_schema.as_ref().map(|s| s.root()),
+            subresource: scope.subresource.map(|Subresource::Status| "status"),
         };
         let mut out =
             apply::apply(live, &patch.patch, &req).map_err(|c| apply::conflict_error(&c))?;
@@ -757,6 +759,7 @@ impl<K: Resource> TypedStore<K> {
                     // Create by apply.
                     apply::check_config(&patch.patch)?;
                     let config = self.apply_config(
+                        scope,
                         name,
                         &Value::Object(Default::default()),
                         &patch,
@@ -770,7 +773,7 @@ impl<K: Resource> TypedStore<K> {
                 other => other?,
             };
             let patched = if applied {
-                self.apply_config(name, &current, &patch, manager.as_deref())?
+                self.apply_config(scope, name, &current, &patch, manager.as_deref())?
             } else {
                 self.apply_patch(name, &current, &patch)?
             };

@@ -14,6 +14,7 @@ fn run(live: &Value, config: &Value, manager: &str, force: bool) -> Result<Value
             api_version: "v1",
             now: "2026-01-01T00:00:00Z",
             schema: Some(s.root()),
+            subresource: None,
         },
     )
 }
