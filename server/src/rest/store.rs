@@ -601,6 +601,10 @@ impl<K: Resource> TypedStore<K> {
             scope.field_manager.as_deref(),
             scope.user_agent.as_deref(),
         );
+        if manager.is_empty() {
+            // The server's own writes (bootstrap) have no manager to record.
+            return;
+        }
         let sub = scope.subresource.map(|Subresource::Status| "status");
         managed_fields::record_update(
             old,
