@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod kubeconfig;
 pub mod openapi;
+pub mod patch;
 pub mod rest;
 pub mod selector;
 pub mod storage;

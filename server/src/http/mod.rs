@@ -3,6 +3,7 @@
 //! what no route serves.
 
 pub mod body;
+pub mod duplicates;
 pub mod negotiate;
 pub mod protobuf;
 pub mod request_info;

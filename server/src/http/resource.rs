@@ -19,7 +19,7 @@ use super::body::{self, go_duration};
 use super::negotiate::{self, Encoding, Output};
 use super::request_info::{self, ApiPath, RequestInfo};
 use crate::error::ApiError;
-use crate::rest::options::{Query, Subresource};
+use crate::rest::options::{FieldValidation, Query, Subresource};
 use crate::rest::{
     DeleteOpts, Deleted, Endpoint, ObjectList, PatchBody, PatchType, RequestScope, WatchEvent,
     Written,
@@ -76,6 +76,11 @@ pub(super) async fn serve(
     let (parts, body) = req.into_parts();
     let query = Query::parse(parts.uri.query())?;
     let mut scope = query.scope()?;
+    scope.user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let r = &ep.resource;
     if r.namespaced() {
         scope.namespace = info.namespace.clone();
@@ -140,6 +145,19 @@ pub(super) async fn serve(
     }
 }
 
+fn is_yaml(ct: &negotiate::MediaType) -> bool {
+    ct.essence != "application/json"
+}
+
+/// The scope with the body's repeated fields, unless they are ignored.
+fn with_duplicates(scope: &RequestScope, yaml: bool, bytes: &[u8]) -> RequestScope {
+    let mut scope = scope.clone();
+    if scope.field_validation != FieldValidation::Ignore {
+        scope.duplicate_fields = super::duplicates::find(yaml, bytes);
+    }
+    scope
+}
+
 async fn verb(
     ep: &Endpoint,
     info: &RequestInfo,
@@ -199,7 +217,9 @@ async fn verb(
             let creater = ep.creater.as_ref().ok_or_else(na)?;
             let enc = negotiate::encoding(headers)?;
             let bytes = body::read(body).await?;
-            let value = body::decode_object(&negotiate::content_type(headers), &bytes)?;
+            let ct = negotiate::content_type(headers);
+            let value = body::decode_object(&ct, &bytes)?;
+            let scope = &with_duplicates(scope, is_yaml(&ct), &bytes);
             let w = creater.create(scope, value).await?;
             Ok(written_response(w, StatusCode::CREATED, enc))
         }
@@ -207,7 +227,9 @@ async fn verb(
             let updater = ep.updater.as_ref().ok_or_else(na)?;
             let enc = negotiate::encoding(headers)?;
             let bytes = body::read(body).await?;
-            let value = body::decode_object(&negotiate::content_type(headers), &bytes)?;
+            let ct = negotiate::content_type(headers);
+            let value = body::decode_object(&ct, &bytes)?;
+            let scope = &with_duplicates(scope, is_yaml(&ct), &bytes);
             let w = updater.update(scope, item_name(info)?, value).await?;
             let code = if w.created {
                 StatusCode::CREATED
@@ -233,6 +255,7 @@ async fn verb(
             };
             let bytes = body::read(body).await?;
             let patch = body::decode_patch(type_ == PatchType::Apply, &bytes)?;
+            let scope = &with_duplicates(scope, type_ == PatchType::Apply, &bytes);
             let force = matches!(query.get("force"), Some("true") | Some("1"));
             let w = patcher
                 .patch(

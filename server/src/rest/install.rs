@@ -113,7 +113,11 @@ impl RegistryBuilder {
     pub fn add<K: StaticResource>(&mut self) -> &mut Self {
         let resource = K::resource().clone();
         let strategy = strategy::for_resource(&resource, &self.namespace_content);
-        let store = Arc::new(TypedStore::<K>::new(self.storage.clone(), (), strategy));
+        let schema =
+            crate::patch::PatchSchema::for_kind(&resource.group, &resource.version, &resource.kind);
+        let store = Arc::new(
+            TypedStore::<K>::new(self.storage.clone(), (), strategy).with_patch_schema(schema),
+        );
         let mut installer = Installer {
             store,
             endpoint: Endpoint::new(resource),
