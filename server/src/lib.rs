@@ -5,13 +5,16 @@
 //! wrapper around it.
 
 pub mod cli;
+pub mod crd;
 pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod jsonpath;
 pub mod kubeconfig;
 pub mod openapi;
 pub mod rest;
 pub mod selector;
+pub mod snapshot;
 pub mod storage;
 pub mod table;
 
@@ -108,7 +111,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let store = EmbeddedStore::open(&config.data_dir).map_err(|e| dir_err(e.to_string()))?;
     let storage: Arc<dyn Storage> = Arc::new(store);
-    let mut builder = RegistryBuilder::new(storage);
+    let mut builder = RegistryBuilder::new(storage.clone());
     builder.add_generated();
     let registry = builder.build();
     let listener = tokio::net::TcpListener::bind(config.addr)
@@ -123,11 +126,27 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     })?;
     bootstrap(&registry).await?;
     let gv = format!("v1.{}.0", http::KUBE_MINOR);
+    let discovery = Arc::new(snapshot::Snapshot::new(discovery::Discovery::build(
+        &registry,
+    )));
+    let openapi = Arc::new(snapshot::Snapshot::new(openapi::OpenApi::build(
+        &registry, &gv,
+    )));
+    let crds = crd::CrdServer::new(
+        storage,
+        registry.clone(),
+        discovery.clone(),
+        openapi.clone(),
+        gv.clone(),
+    );
+    crds.start().await.map_err(|e| {
+        StartError::Bootstrap(format!("cannot read CustomResourceDefinitions: {e}"))
+    })?;
     let state = Arc::new(http::AppState {
-        discovery: discovery::Discovery::build(&registry),
-        openapi: openapi::OpenApi::build(&registry, &gv),
+        discovery,
+        openapi,
         registry,
-        delegate: Arc::new(http::NotFound),
+        delegate: Arc::new(crd::handler::CrdHandler(crds)),
         ready: AtomicBool::new(false),
     });
     let url = format!("http://{addr}");

@@ -32,9 +32,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     let path = req.uri().path().to_string();
     let parsed = request_info::parse(&path);
     let served = match &parsed {
-        ApiPath::CoreVersion(v) => state.discovery.core_version(v, req.headers()),
-        ApiPath::Group(g) => state.discovery.group(g, req.headers()),
-        ApiPath::GroupVersion(g, v) => state.discovery.group_version(g, v, req.headers()),
+        ApiPath::CoreVersion(v) => state.discovery.load().core_version(v, req.headers()),
+        ApiPath::Group(g) => state.discovery.load().group(g, req.headers()),
+        ApiPath::GroupVersion(g, v) => state.discovery.load().group_version(g, v, req.headers()),
         ApiPath::Resource(info) => {
             match state
                 .registry
@@ -65,7 +65,12 @@ fn item_name(info: &RequestInfo) -> Result<&str, ApiError> {
         .ok_or_else(ApiError::method_not_allowed)
 }
 
-async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Result<Response, ApiError> {
+/// Serves one request with an endpoint (also the CRD server's path).
+pub async fn serve(
+    ep: Arc<Endpoint>,
+    info: RequestInfo,
+    req: Request,
+) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let query = Query::parse(parts.uri.query())?;
     let mut scope = query.scope()?;

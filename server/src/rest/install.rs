@@ -90,6 +90,19 @@ impl Registry {
     pub fn endpoints(&self) -> impl Iterator<Item = &Arc<Endpoint>> {
         self.endpoints.values()
     }
+
+    /// This registry plus `extra` endpoints (the custom resources served now);
+    /// a compiled-in endpoint wins over an extra one with the same key.
+    pub fn with_endpoints(&self, extra: impl IntoIterator<Item = Arc<Endpoint>>) -> Registry {
+        let mut endpoints = self.endpoints.clone();
+        for e in extra {
+            let r = &e.resource;
+            endpoints
+                .entry((r.group.clone(), r.version.clone(), r.plural.clone()))
+                .or_insert(e);
+        }
+        Registry { endpoints }
+    }
 }
 
 /// Builds a [`Registry`] on one storage.

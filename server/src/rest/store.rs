@@ -65,6 +65,16 @@ fn strip_resource_version(obj: &mut Value) {
     }
 }
 
+/// Serves a stored object as `api_version` (a custom resource stored in one
+/// version is read in every served one: conversion strategy None).
+fn rewrite_api_version(obj: &mut Value, api_version: &str) {
+    if let Some(v) = obj.get_mut("apiVersion")
+        && v.as_str() != Some(api_version)
+    {
+        *v = Value::String(api_version.to_string());
+    }
+}
+
 /// Decodes a stored object and gives it its resourceVersion.
 pub fn decode_stored(kv: &KeyValue, rev: Rev) -> Result<Value, ApiError> {
     let mut v: Value = serde_json::from_slice(&kv.value)
@@ -141,6 +151,13 @@ impl<K: Resource> TypedStore<K> {
 
     fn resource(&self) -> &ApiResource {
         K::api_resource(&self.dt)
+    }
+
+    /// A stored object as this resource serves it.
+    fn decode_stored(&self, kv: &KeyValue, rev: Rev) -> Result<Value, ApiError> {
+        let mut v = decode_stored(kv, rev)?;
+        rewrite_api_version(&mut v, &self.resource().api_version());
+        Ok(v)
     }
 
     fn target<'a>(&'a self, name: &'a str) -> Target<'a> {
@@ -312,7 +329,7 @@ impl<K: Resource> TypedStore<K> {
         let key = self.key(ns, name);
         match self.storage.get(&key).await {
             Ok(Some(kv)) => {
-                let v = decode_stored(&kv, kv.mod_rev)?;
+                let v = self.decode_stored(&kv, kv.mod_rev)?;
                 Ok((kv, v))
             }
             Ok(None) => Err(ApiError::not_found(self.target(name))),
@@ -395,6 +412,8 @@ impl<K: Resource> TypedStore<K> {
                 m.insert("status".into(), ns_status.clone());
             }
         }
+        self.strategy
+            .validate_object(&mut value, Some(old), scope.field_validation)?;
         if spec_part(&value) != spec_part(old) {
             let gen_ = old
                 .pointer("/metadata/generation")
@@ -474,6 +493,19 @@ impl<K: Resource> TypedStore<K> {
             })?),
             None => None,
         };
+        if wanted_rv.is_none() && !self.strategy.allow_unconditional_update() {
+            let r = self.resource();
+            return Err(ApiError::invalid(
+                &r.kind,
+                &r.group,
+                name,
+                vec![FieldError::invalid_raw(
+                    "metadata.resourceVersion",
+                    "0x0",
+                    "must be specified for an update",
+                )],
+            ));
+        }
         let key = self.key(ns.as_deref(), name);
         for _ in 0..RETRIES {
             let (kv, old) = self.read(ns.as_deref(), name).await?;
@@ -674,7 +706,7 @@ impl<K: Resource> TypedStore<K> {
             list_rev.get_or_insert(page.rev);
             let n = page.items.len();
             for (i, kv) in page.items.iter().enumerate() {
-                let obj = decode_stored(kv, kv.mod_rev)?;
+                let obj = self.decode_stored(kv, kv.mod_rev)?;
                 if Self::matches(opts, &obj) {
                     items.push(obj);
                     if opts.limit > 0 && items.len() == opts.limit {
@@ -786,6 +818,7 @@ impl<K: Resource> TypedStore<K> {
         let opts = opts.clone();
         let kind_bookmark = self.bookmark(0, false);
         let end_marker = end_bookmark.then(|| self.bookmark(start, true));
+        let api_version = self.resource().api_version();
         tokio::spawn(async move {
             let deadline = tokio::time::sleep(timeout);
             tokio::pin!(deadline);
@@ -838,12 +871,15 @@ impl<K: Resource> TypedStore<K> {
                             Some(Ok(ev)) => ev,
                         };
                         last = ev.rev();
-                        let out = match &ev {
+                        let mut out = match &ev {
                             Event::Put { kv } => decode_stored(kv, kv.mod_rev).ok().map(|o| {
                                 (if kv.create_rev == kv.mod_rev { "ADDED" } else { "MODIFIED" }, o)
                             }),
                             Event::Delete { prev, rev } => decode_stored(prev, *rev).ok().map(|o| ("DELETED", o)),
                         };
+                        if let Some((_, o)) = out.as_mut() {
+                            rewrite_api_version(o, &api_version);
+                        }
                         if let Some((type_, object)) = out
                             && opts.label_selector.matches_object(&object) && opts.field_selector.matches_object(&object)
                                 && tx.send(WatchEvent { type_, object }).await.is_err()
@@ -886,7 +922,7 @@ impl<K: verbs::Watch> Watcher for TypedStore<K> {
 #[async_trait]
 impl<K: verbs::Create> Creater for TypedStore<K> {
     async fn create(&self, scope: &RequestScope, body: Value) -> Result<Written, ApiError> {
-        let (mut obj, warnings) = self.decode(scope, body)?;
+        let (mut obj, mut warnings) = self.decode(scope, body)?;
         self.check_namespace(scope, &mut obj)?;
         {
             let m = obj.metadata_mut();
@@ -915,6 +951,10 @@ impl<K: verbs::Create> Creater for TypedStore<K> {
             m.remove("status");
         }
         self.strategy.prepare_for_create(&mut value);
+        warnings.extend(
+            self.strategy
+                .validate_object(&mut value, None, scope.field_validation)?,
+        );
         if scope.dry_run {
             return Ok(Written {
                 object: value,

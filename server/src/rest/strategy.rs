@@ -22,6 +22,24 @@ pub trait Strategy: Send + Sync {
     /// Adjusts a new object before it is stored.
     fn prepare_for_create(&self, _obj: &mut Value) {}
 
+    /// Whether an update without `metadata.resourceVersion` is allowed
+    /// (custom resources refuse it, as upstream).
+    fn allow_unconditional_update(&self) -> bool {
+        true
+    }
+
+    /// Validates, prunes and defaults an object about to be stored (`old`:
+    /// the stored one, on update); returns warnings. Custom resources check
+    /// their CRD's schema here.
+    fn validate_object(
+        &self,
+        _obj: &mut Value,
+        _old: Option<&Value>,
+        _field_validation: crate::rest::FieldValidation,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(Vec::new())
+    }
+
     /// Checks that an object may be deleted.
     fn check_delete(&self, _name: &str) -> Result<(), ApiError> {
         Ok(())
@@ -107,6 +125,8 @@ pub fn for_resource(
         Arc::new(Namespaces {
             content_prefixes: namespace_content.clone(),
         })
+    } else if r.group == "apiextensions.k8s.io" && r.plural == "customresourcedefinitions" {
+        Arc::new(crate::crd::strategy::Definitions)
     } else {
         Arc::new(Default)
     }

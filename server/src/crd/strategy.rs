@@ -1,0 +1,145 @@
+//! The registry strategies of the CRD server: [`Definitions`] for
+//! CustomResourceDefinitions (validation with upstream's field paths, initial
+//! status, cleanup of the custom objects when one is deleted) and
+//! [`CustomResources`] for the objects a CRD serves (schema defaulting,
+//! pruning and validation; no update without a resourceVersion).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::schema::CrSchema;
+use super::validation;
+use crate::error::ApiError;
+use crate::rest::FieldValidation;
+use crate::rest::strategy::Strategy;
+use crate::storage::{Storage, StorageError};
+
+/// CustomResourceDefinitions.
+pub struct Definitions;
+
+#[async_trait]
+impl Strategy for Definitions {
+    fn prepare_for_create(&self, obj: &mut Value) {
+        let storage = obj["spec"]["versions"]
+            .as_array()
+            .and_then(|vs| {
+                vs.iter()
+                    .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+            })
+            .and_then(|v| v.get("name").cloned());
+        if let Some(map) = obj.as_object_mut() {
+            map.insert(
+                "status".into(),
+                json!({
+                    "acceptedNames": {"kind": "", "plural": ""},
+                    "storedVersions": storage.into_iter().collect::<Vec<_>>(),
+                }),
+            );
+        }
+    }
+
+    fn validate_object(
+        &self,
+        obj: &mut Value,
+        _old: Option<&Value>,
+        _field_validation: FieldValidation,
+    ) -> Result<Vec<String>, ApiError> {
+        let errs = validation::validate_definition(obj);
+        if errs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        Err(ApiError::invalid(
+            "CustomResourceDefinition",
+            "apiextensions.k8s.io",
+            name,
+            errs,
+        ))
+    }
+
+    async fn after_delete(&self, name: &str, storage: &dyn Storage) -> Result<(), ApiError> {
+        // `plural.group`: the custom objects live under /registry/group/plural/.
+        let Some((plural, group)) = name.split_once('.') else {
+            return Ok(());
+        };
+        let prefix = format!("/registry/{group}/{plural}/");
+        let found = storage
+            .list(&prefix, None, 0)
+            .await
+            .map_err(ApiError::internal)?;
+        for kv in found.items {
+            match storage.delete(&kv.key, None).await {
+                Ok(_) | Err(StorageError::NotFound(_)) => {}
+                Err(e) => return Err(ApiError::internal(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The objects of one served version of a CRD.
+pub struct CustomResources {
+    /// The kind, for error messages.
+    pub kind: String,
+    /// The group, for error messages.
+    pub group: String,
+    /// The version's schema.
+    pub schema: Option<Arc<CrSchema>>,
+}
+
+#[async_trait]
+impl Strategy for CustomResources {
+    fn allow_unconditional_update(&self) -> bool {
+        false
+    }
+
+    fn validate_object(
+        &self,
+        obj: &mut Value,
+        _old: Option<&Value>,
+        field_validation: FieldValidation,
+    ) -> Result<Vec<String>, ApiError> {
+        let Some(schema) = &self.schema else {
+            return Ok(Vec::new());
+        };
+        let checked = schema.check(obj);
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if !checked.errors.is_empty() {
+            return Err(ApiError::invalid(
+                &self.kind,
+                &self.group,
+                &name,
+                checked.errors,
+            ));
+        }
+        let unknown: Vec<String> = checked
+            .pruned
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        match field_validation {
+            FieldValidation::Ignore => Ok(Vec::new()),
+            FieldValidation::Warn => Ok(unknown),
+            FieldValidation::Strict if unknown.is_empty() => Ok(Vec::new()),
+            FieldValidation::Strict => Err(ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                self.kind,
+                obj.get("apiVersion")
+                    .and_then(Value::as_str)
+                    .and_then(|v| v.rsplit('/').next())
+                    .unwrap_or(""),
+                self.kind,
+                unknown.join(", ")
+            ))),
+        }
+    }
+}
