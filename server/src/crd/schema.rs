@@ -349,7 +349,7 @@ impl CrSchema {
         if let Some(e) = s.get("enum").and_then(Value::as_array)
             && !e.contains(v)
         {
-            let supported: Vec<String> = e.iter().map(|x| shown(x)).collect();
+            let supported: Vec<String> = e.iter().map(shown).collect();
             errs.push(FieldError {
                 reason: "FieldValueNotSupported",
                 field: path.to_string(),

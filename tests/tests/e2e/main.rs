@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod crd;
 mod durability;
 mod http;
 mod kubectl;
