@@ -6,6 +6,7 @@ pub mod body;
 pub mod negotiate;
 pub mod request_info;
 pub mod resource;
+pub mod scale;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

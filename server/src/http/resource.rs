@@ -86,6 +86,21 @@ pub async fn serve(
     match info.subresource.as_deref() {
         None => {}
         Some("status") if r.status_subresource => scope.subresource = Some(Subresource::Status),
+        Some("scale") if r.scale_subresource.is_some() && info.name.is_some() => {
+            let (Some(sub), Some(name)) = (&r.scale_subresource, &info.name) else {
+                return Err(ApiError::path_not_found());
+            };
+            return super::scale::serve(
+                &ep,
+                sub,
+                &scope,
+                name,
+                &parts.method,
+                &parts.headers,
+                body,
+            )
+            .await;
+        }
         Some(_) => return Err(ApiError::path_not_found()),
     }
     let watch = info.watch_prefix || matches!(query.get("watch"), Some("true") | Some("1"));

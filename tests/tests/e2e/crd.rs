@@ -213,6 +213,7 @@ spec:
     storage: true
     subresources:
       status: {}
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas}
     additionalPrinterColumns:
     - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status'}
     - {name: Replicas, type: integer, jsonPath: .spec.replicas}
@@ -229,6 +230,7 @@ spec:
             type: object
             properties:
               conditions: {type: array, items: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+              replicas: {type: integer}
   - name: v1beta1
     served: true
     storage: false
@@ -333,6 +335,23 @@ fn custom_resource_lifecycle() {
         assert_eq!(rows[0]["READY"], "True");
         assert_eq!(rows[0]["REPLICAS"], "2");
     }
+
+    // /scale: kubectl scale sends a merge patch of an autoscaling/v1 Scale.
+    k.run(&["scale", "widget", "w1", "--replicas=4"]).ok();
+    let (status, scale) = server.get(&format!("{base}/w1/scale"));
+    assert_eq!(status, StatusCode::OK, "{scale}");
+    assert_eq!(scale["kind"], "Scale");
+    assert_eq!(scale["apiVersion"], "autoscaling/v1");
+    assert_eq!(scale["spec"]["replicas"], 4);
+    assert_eq!(scale["status"]["replicas"], 0);
+    let (_, obj) = server.get(&format!("{base}/w1"));
+    assert_eq!(obj["spec"]["replicas"], 4);
+    let (status, body) = server.put(
+        &format!("{base}/w1/scale"),
+        &json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "w1"}, "spec": {"replicas": 2}}),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["spec"]["replicas"], 2);
 
     // The deprecated version serves the same object with a Warning.
     let resp = server
