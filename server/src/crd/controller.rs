@@ -199,6 +199,18 @@ impl CrdServer {
             kind: r.kind.clone(),
             group: r.group.clone(),
             schema: v.schema.clone().map(|s| Arc::new(CrSchema::new(s))),
+            rules: v
+                .schema
+                .as_ref()
+                .filter(|s| super::cel::has_rules(s))
+                .map(|s| {
+                    Arc::new(super::cel::CelRules::new(
+                        s,
+                        &r.group,
+                        &r.api_version(),
+                        &r.kind,
+                    ))
+                }),
         });
         let store = Arc::new(TypedStore::<Unstructured>::new(
             self.storage.clone(),

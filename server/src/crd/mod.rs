@@ -6,6 +6,7 @@
 //! — sets their status ([`status`]), and keeps discovery and OpenAPI current.
 //! [`handler`] answers requests through the ordinary dispatcher path.
 
+pub mod cel;
 pub mod controller;
 pub mod definition;
 pub mod handler;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use super::cel::CelRules;
 use super::schema::CrSchema;
 use super::validation;
 use crate::error::ApiError;
@@ -90,6 +91,8 @@ pub struct CustomResources {
     pub group: String,
     /// The version's schema.
     pub schema: Option<Arc<CrSchema>>,
+    /// The version's `x-kubernetes-validations` rules, if it has any.
+    pub rules: Option<Arc<CelRules>>,
 }
 
 #[async_trait]
@@ -101,7 +104,7 @@ impl Strategy for CustomResources {
     fn validate_object(
         &self,
         obj: &mut Value,
-        _old: Option<&Value>,
+        old: Option<&Value>,
         field_validation: FieldValidation,
     ) -> Result<Vec<String>, ApiError> {
         let Some(schema) = &self.schema else {
@@ -113,13 +116,14 @@ impl Strategy for CustomResources {
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
-        if !checked.errors.is_empty() {
-            return Err(ApiError::invalid(
-                &self.kind,
-                &self.group,
-                &name,
-                checked.errors,
-            ));
+        let mut errors = checked.errors;
+        if errors.is_empty()
+            && let Some(rules) = &self.rules
+        {
+            errors = rules.check(obj, old);
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(&self.kind, &self.group, &name, errors));
         }
         let unknown: Vec<String> = checked
             .pruned

@@ -218,6 +218,26 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
             &format!("must be a valid regular expression, but isn't: {e}"),
         ));
     }
+    if let Some(rules) = s.get("x-kubernetes-validations").and_then(Value::as_array) {
+        for (j, r) in rules.iter().enumerate() {
+            let rp = format!("{path}.x-kubernetes-validations[{j}]");
+            let Some(rule) = r
+                .get("rule")
+                .and_then(Value::as_str)
+                .filter(|x| !x.is_empty())
+            else {
+                errs.push(FieldError::required(&format!("{rp}.rule"), ""));
+                continue;
+            };
+            if let Some(problem) = super::cel::rule_problem(rule, s) {
+                if problem.starts_with("compilation failed") {
+                    errs.push(FieldError::invalid(&format!("{rp}.rule"), rule, &problem));
+                } else {
+                    errs.push(FieldError::forbidden(&format!("{rp}.rule"), &problem));
+                }
+            }
+        }
+    }
     let typed = |c: &Value| {
         c.get("type")
             .and_then(Value::as_str)

@@ -143,10 +143,14 @@ fn shared_crds_establish_and_gateway_examples_validate() {
         out.stderr
     );
 
-    // Every invalid example that structural validation catches is refused
-    // with 422 (kubectl prints "is invalid" only for reason Invalid) naming
-    // the field.
+    // Every invalid example is refused with 422 (kubectl prints "is invalid"
+    // only for reason Invalid) naming the field: structural validation and
+    // x-kubernetes-validations CEL rules.
     let expected: &[(&str, &str)] = &[
+        ("gateway/hostname-tcp.yaml", "spec.listeners"),
+        ("gateway/hostname-udp.yaml", "spec.listeners"),
+        ("gateway/tlsconfig-tcp.yaml", "spec.listeners"),
+        ("gateway/invalid-tls-mode.yaml", "spec.listeners"),
         (
             "gateway/invalid-listener-port.yaml",
             "spec.listeners[0].port",
@@ -165,6 +169,14 @@ fn shared_crds_establish_and_gateway_examples_validate() {
             "spec.controllerName",
         ),
     ];
+    let invalid_dir = examples.join("invalid");
+    let mut listed: Vec<PathBuf> = expected.iter().map(|(f, _)| invalid_dir.join(f)).collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        yaml_files(&invalid_dir),
+        "every invalid example is checked"
+    );
     for (file, field) in expected {
         let path = examples.join("invalid").join(file);
         let out = k.run(&["create", "-f", path.to_str().unwrap()]);
