@@ -11,8 +11,6 @@
 //! when the CRD is written (see `validation`). `cel` has no evaluation-time
 //! cost counter, so a running rule cannot be interrupted.
 
-use std::sync::Mutex;
-
 use kube_cel::{CompiledSchema, RootContext, Validator, compile_schema};
 use serde_json::Value;
 
@@ -21,7 +19,8 @@ use crate::jsonpath::JsonPath;
 
 /// The compiled rules of one schema.
 pub struct CelRules {
-    inner: Mutex<(Validator, CompiledSchema)>,
+    validator: Validator,
+    compiled: CompiledSchema,
     root: RootContext,
 }
 
@@ -50,7 +49,8 @@ impl CelRules {
     /// Compiles the rules of `schema` for objects of `api_version`/`kind`.
     pub fn new(schema: &Value, group: &str, api_version: &str, kind: &str) -> Self {
         CelRules {
-            inner: Mutex::new((Validator::new(), compile_schema(schema))),
+            validator: Validator::new(),
+            compiled: compile_schema(schema),
             root: RootContext {
                 api_version: api_version.to_string(),
                 api_group: group.to_string(),
@@ -61,11 +61,12 @@ impl CelRules {
 
     /// Evaluates every rule; one error per failed rule, with its field path.
     pub fn check(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
-        let guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (validator, compiled) = &*guard;
-        let Err(errors) =
-            validator.validate_compiled_with_context(compiled, obj, old, Some(&self.root))
-        else {
+        let Err(errors) = self.validator.validate_compiled_with_context(
+            &self.compiled,
+            obj,
+            old,
+            Some(&self.root),
+        ) else {
             return Vec::new();
         };
         errors

@@ -175,21 +175,37 @@ impl CrdServer {
             });
             let route = match reuse {
                 Some(o) => o.route.clone(),
-                None => Route {
-                    endpoint: Arc::new(self.endpoint(&def, v)),
-                    warning: v.warning.clone(),
-                },
+                None => {
+                    tracing::info!(crd = %name, version = %v.name, "custom resource served");
+                    Route {
+                        endpoint: Arc::new(self.endpoint(&def, v)),
+                        warning: v.warning.clone(),
+                    }
+                }
             };
             now.push(Served {
                 key,
                 route,
-                def: def.clone(),
+                // Names and scope only: the schemas live in `version`.
+                def: Definition {
+                    versions: Vec::new(),
+                    ..def.clone()
+                },
                 version: v.clone(),
             });
         }
-        touched.extend(gvs(Some(&now)));
+        // Documents change only when an endpoint was built or dropped.
+        let unchanged = now.len() == old.len()
+            && now.iter().all(|n| {
+                old.iter()
+                    .any(|o| Arc::ptr_eq(&o.route.endpoint, &n.route.endpoint))
+            });
+        if unchanged {
+            touched.clear();
+        } else {
+            touched.extend(gvs(Some(&now)));
+        }
         st.served.insert(name.to_string(), now);
-        tracing::info!(crd = %name, "custom resource served");
         touched
     }
 

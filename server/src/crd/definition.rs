@@ -17,8 +17,8 @@ pub struct Version {
     pub storage: bool,
     /// The `Warning` a request to it gets when it is deprecated.
     pub warning: Option<String>,
-    /// `openAPIV3Schema`.
-    pub schema: Option<Value>,
+    /// `openAPIV3Schema`, shared with the version's validator.
+    pub schema: Option<std::sync::Arc<Value>>,
     /// Whether `/status` is served.
     pub status: bool,
     /// The scale subresource.
@@ -182,7 +182,10 @@ impl Definition {
                             served: v.get("served").and_then(Value::as_bool).unwrap_or(false),
                             storage: v.get("storage").and_then(Value::as_bool).unwrap_or(false),
                             warning,
-                            schema: v.pointer("/schema/openAPIV3Schema").cloned(),
+                            schema: v
+                                .pointer("/schema/openAPIV3Schema")
+                                .cloned()
+                                .map(std::sync::Arc::new),
                             status: sub.get("status").is_some_and(|s| s.is_object()),
                             scale,
                             columns: columns(v),

@@ -43,7 +43,8 @@ pub fn document(
         let name = schema_name(group, version, kind);
         let mut s = v
             .schema
-            .clone()
+            .as_deref()
+            .cloned()
             .unwrap_or_else(|| json!({"type": "object"}));
         if let Some(props) = s.get_mut("properties").and_then(Value::as_object_mut) {
             props.insert(

@@ -21,7 +21,7 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// A version's schema, with its compiled patterns.
 pub struct CrSchema {
-    root: Value,
+    root: Arc<Value>,
     patterns: Mutex<HashMap<String, Option<Arc<regex::Regex>>>>,
 }
 
@@ -103,7 +103,8 @@ fn flag(s: &Value, k: &str) -> bool {
 
 impl CrSchema {
     /// Wraps `openAPIV3Schema`.
-    pub fn new(root: Value) -> Self {
+    pub fn new(root: impl Into<Arc<Value>>) -> Self {
+        let root = root.into();
         CrSchema {
             root,
             patterns: Mutex::new(HashMap::new()),
@@ -119,7 +120,7 @@ impl CrSchema {
                 .push(invalid("", obj, "must be of type object".into()));
             return out;
         };
-        let root = &self.root;
+        let root = &*self.root;
         let props = root.get("properties").and_then(Value::as_object);
         for (k, v) in map.iter_mut() {
             if matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
@@ -159,11 +160,6 @@ impl CrSchema {
             if let Some(s) = props.and_then(|p| p.get(k)) {
                 self.prune(s, v, k, &mut out.pruned, 0);
             }
-        }
-        let mut root_only = root.clone();
-        if let Some(m) = root_only.as_object_mut() {
-            // The root's object checks apply; its metadata is checked elsewhere.
-            m.remove("properties");
         }
         let mut errors = Vec::new();
         for (k, v) in map.iter() {
