@@ -181,6 +181,30 @@ impl CrSchema {
         out
     }
 
+    /// Applies the schema's defaults only (objects read from storage).
+    pub fn apply_defaults(&self, obj: &mut Value) {
+        let root = &*self.root;
+        let Some(map) = obj.as_object_mut() else {
+            return;
+        };
+        let Some(props) = root.get("properties").and_then(Value::as_object) else {
+            return;
+        };
+        for (k, s) in props {
+            if matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+                continue;
+            }
+            match map.get_mut(k) {
+                Some(v) => self.default(s, v, 0),
+                None => {
+                    if let Some(d) = s.get("default") {
+                        map.insert(k.clone(), d.clone());
+                    }
+                }
+            }
+        }
+    }
+
     /// Applies `default`s of missing (or null, when not nullable) properties.
     fn default(&self, s: &Value, v: &mut Value, depth: usize) {
         if depth > MAX_DEPTH {
@@ -698,6 +722,13 @@ mod tests {
         assert!(obj.get("junk").is_none() && obj["spec"].get("extra").is_none());
         assert_eq!(obj["spec"]["free"]["any"]["thing"], 1);
         assert_eq!(c.pruned, ["junk", "spec.extra"]);
+    }
+
+    #[test]
+    fn defaults_on_read_leave_unknown_fields() {
+        let mut obj = json!({"metadata": {"name": "a"}, "spec": {"name": "x", "stored": 1}});
+        schema().apply_defaults(&mut obj);
+        assert_eq!(obj["spec"], json!({"name": "x", "stored": 1, "mode": "A"}));
     }
 
     #[test]

@@ -101,6 +101,16 @@ impl Strategy for CustomResources {
         false
     }
 
+    fn strategic_merge_patch(&self) -> bool {
+        false
+    }
+
+    fn prepare_for_read(&self, obj: &mut Value) {
+        if let Some(schema) = &self.schema {
+            schema.apply_defaults(obj);
+        }
+    }
+
     fn validate_object(
         &self,
         obj: &mut Value,

@@ -157,6 +157,7 @@ impl<K: Resource> TypedStore<K> {
     fn decode_stored(&self, kv: &KeyValue, rev: Rev) -> Result<Value, ApiError> {
         let mut v = decode_stored(kv, rev)?;
         rewrite_api_version(&mut v, &self.resource().api_version());
+        self.strategy.prepare_for_read(&mut v);
         Ok(v)
     }
 
@@ -581,6 +582,13 @@ impl<K: Resource> TypedStore<K> {
                     )
                 })?;
             }
+            PatchType::StrategicMerge if !self.strategy.strategic_merge_patch() => {
+                return Err(ApiError::unsupported_media_type(&[
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                    "application/apply-patch+yaml",
+                ]));
+            }
             PatchType::StrategicMerge | PatchType::Apply => {
                 return Err(ApiError::unsupported_media_type(&[
                     "application/json-patch+json",
@@ -819,6 +827,7 @@ impl<K: Resource> TypedStore<K> {
         let kind_bookmark = self.bookmark(0, false);
         let end_marker = end_bookmark.then(|| self.bookmark(start, true));
         let api_version = self.resource().api_version();
+        let strategy = self.strategy.clone();
         tokio::spawn(async move {
             let deadline = tokio::time::sleep(timeout);
             tokio::pin!(deadline);
@@ -879,6 +888,7 @@ impl<K: Resource> TypedStore<K> {
                         };
                         if let Some((_, o)) = out.as_mut() {
                             rewrite_api_version(o, &api_version);
+                            strategy.prepare_for_read(o);
                         }
                         if let Some((type_, object)) = out
                             && opts.label_selector.matches_object(&object) && opts.field_selector.matches_object(&object)

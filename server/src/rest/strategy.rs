@@ -22,6 +22,15 @@ pub trait Strategy: Send + Sync {
     /// Adjusts a new object before it is stored.
     fn prepare_for_create(&self, _obj: &mut Value) {}
 
+    /// Whether strategic merge patch applies (custom resources: no, 415).
+    fn strategic_merge_patch(&self) -> bool {
+        true
+    }
+
+    /// Adjusts an object read from storage (custom resources apply their
+    /// schema's defaults, as upstream does on read).
+    fn prepare_for_read(&self, _obj: &mut Value) {}
+
     /// Whether an update without `metadata.resourceVersion` is allowed
     /// (custom resources refuse it, as upstream).
     fn allow_unconditional_update(&self) -> bool {

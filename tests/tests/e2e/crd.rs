@@ -398,6 +398,17 @@ fn custom_resource_lifecycle() {
     let explain = k.run(&["explain", "widget.spec"]).ok().to_string();
     assert!(explain.contains("replicas"), "{explain}");
 
+    // A default added to the schema later applies when stored objects are read.
+    let crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com";
+    let (_, mut crd) = server.get(crd_path);
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["size"] =
+        json!({"type": "string", "default": "M"});
+    let (status, body) = server.put(crd_path, &crd);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    eventually("the new default on read", || {
+        server.get(&format!("{base}/w1")).1["spec"]["size"] == "M"
+    });
+
     // Deleting the CRD deletes its objects and its routes and discovery entries.
     k.run(&["delete", "crd", "widgets.example.com"]).ok();
     eventually("widgets to be gone", || {
