@@ -278,6 +278,17 @@ impl CrdServer {
             routes.routes.insert(s.key.clone(), s.route.clone());
         }
         let eps: Vec<Arc<Endpoint>> = routes.routes.values().map(|r| r.endpoint.clone()).collect();
+        // Deleting a namespace deletes the custom objects in it too.
+        let content: BTreeSet<String> = self
+            .builtin
+            .endpoints()
+            .chain(eps.iter())
+            .filter(|e| e.resource.namespaced())
+            .map(|e| crate::rest::store::resource_prefix(&e.resource))
+            .collect();
+        self.builtin
+            .namespace_content()
+            .store(content.into_iter().collect());
         self.routes.store(routes);
         self.discovery
             .store(Discovery::build(&self.builtin.with_endpoints(eps)));

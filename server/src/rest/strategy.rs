@@ -2,13 +2,14 @@
 //! does on create, update and delete beyond the generic rules. Most kinds use
 //! the default; namespaces have their own.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use kapi_generated::ApiResource;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, Target};
+use crate::snapshot::Snapshot;
 use crate::storage::Storage;
 
 /// Kind-specific rules.
@@ -74,7 +75,7 @@ const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"]
 /// system namespaces cannot be deleted; deleting one deletes everything in it.
 pub struct Namespaces {
     /// Key prefixes of every namespaced resource (`/registry/configmaps/`), set once all are installed.
-    pub content_prefixes: Arc<OnceLock<Vec<String>>>,
+    pub content_prefixes: Arc<Snapshot<Vec<String>>>,
 }
 
 #[async_trait]
@@ -105,10 +106,8 @@ impl Strategy for Namespaces {
     }
 
     async fn after_delete(&self, name: &str, storage: &dyn Storage) -> Result<(), ApiError> {
-        let Some(prefixes) = self.content_prefixes.get() else {
-            return Ok(());
-        };
-        for prefix in prefixes {
+        let prefixes = self.content_prefixes.load();
+        for prefix in prefixes.iter() {
             let inner = format!("{prefix}{name}/");
             let found = storage
                 .list(&inner, None, 0)
@@ -128,7 +127,7 @@ impl Strategy for Namespaces {
 /// The strategy of a resource.
 pub fn for_resource(
     r: &ApiResource,
-    namespace_content: &Arc<OnceLock<Vec<String>>>,
+    namespace_content: &Arc<Snapshot<Vec<String>>>,
 ) -> Arc<dyn Strategy> {
     if r.group.is_empty() && r.plural == "namespaces" {
         Arc::new(Namespaces {

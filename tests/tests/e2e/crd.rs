@@ -398,6 +398,31 @@ fn custom_resource_lifecycle() {
     let explain = k.run(&["explain", "widget.spec"]).ok().to_string();
     assert!(explain.contains("replicas"), "{explain}");
 
+    // Deleting a namespace deletes the custom objects in it.
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "crd-ns"}});
+    assert_eq!(
+        server.post("/api/v1/namespaces", &ns).0,
+        StatusCode::CREATED
+    );
+    let in_ns = "/apis/example.com/v1/namespaces/crd-ns/widgets";
+    let w = json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w2"}, "spec": {}});
+    assert_eq!(server.post(in_ns, &w).0, StatusCode::CREATED);
+    k.run(&["delete", "namespace", "crd-ns", "--wait=true"])
+        .ok();
+    eventually("the namespace to go", || {
+        server.get("/api/v1/namespaces/crd-ns").0 == StatusCode::NOT_FOUND
+    });
+    assert_eq!(
+        server.post("/api/v1/namespaces", &ns).0,
+        StatusCode::CREATED
+    );
+    let (_, list) = server.get(in_ns);
+    assert_eq!(
+        list["items"],
+        json!([]),
+        "custom objects went with their namespace"
+    );
+
     // A default added to the schema later applies when stored objects are read.
     let crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com";
     let (_, mut crd) = server.get(crd_path);
