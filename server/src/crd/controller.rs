@@ -157,6 +157,13 @@ impl CrdServer {
                 Err(e) => tracing::warn!(crd = %name, error = %e, "cannot update CRD status"),
             }
         }
+        if def.terminating {
+            // Terminating: delete the objects, then the CRD (its Delete event drops the routes).
+            if let Err(e) = self.finish_deletion(name, &def).await {
+                tracing::warn!(crd = %name, error = %e, "cannot finish deleting CRD");
+            }
+            return BTreeSet::new();
+        }
         let mut touched = gvs(st.served.get(name));
         if conflict.is_some() {
             st.served.remove(name);
@@ -243,6 +250,55 @@ impl CrdServer {
         ep.deleter = Some(store.clone());
         ep.collection_deleter = Some(store);
         ep
+    }
+
+    /// Deletes every object of a terminating CRD, removes the cleanup
+    /// finalizer, and deletes the CRD once no finalizer is left.
+    async fn finish_deletion(&self, name: &str, def: &Definition) -> Result<(), StorageError> {
+        let prefix = format!("/registry/{}/{}/", def.group, def.names.plural);
+        let found = self.storage.list(&prefix, None, 0).await?;
+        for kv in found.items {
+            match self.storage.delete(&kv.key, None).await {
+                Ok(_) | Err(StorageError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let key = format!("{PREFIX}{name}");
+        for _ in 0..8 {
+            let Some(kv) = self.storage.get(&key).await? else {
+                return Ok(());
+            };
+            let Ok(mut v) = serde_json::from_slice::<Value>(&kv.value) else {
+                return Ok(());
+            };
+            let mut left = Vec::new();
+            if let Some(list) = v.pointer("/metadata/finalizers").and_then(Value::as_array) {
+                left = list
+                    .iter()
+                    .filter(|f| f.as_str() != Some(super::strategy::CLEANUP_FINALIZER))
+                    .cloned()
+                    .collect();
+            }
+            let result = if left.is_empty() {
+                self.storage
+                    .delete(&key, Some(kv.mod_rev))
+                    .await
+                    .map(|_| ())
+            } else {
+                v["metadata"]["finalizers"] = Value::Array(left);
+                let bytes = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
+                self.storage
+                    .update(&key, bytes, kv.mod_rev)
+                    .await
+                    .map(|_| ())
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(StorageError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Writes a CRD's status (compare-and-swap, retried); the stored CRD after it.

@@ -17,6 +17,9 @@ use crate::rest::FieldValidation;
 use crate::rest::strategy::Strategy;
 use crate::storage::{Storage, StorageError};
 
+/// The finalizer that holds a deleted CRD until its objects are gone.
+pub const CLEANUP_FINALIZER: &str = "customresourcecleanup.apiextensions.k8s.io";
+
 /// CustomResourceDefinitions.
 pub struct Definitions;
 
@@ -30,6 +33,14 @@ impl Strategy for Definitions {
                     .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
             })
             .and_then(|v| v.get("name").cloned());
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            let list = meta.entry("finalizers").or_insert_with(|| json!([]));
+            if let Some(a) = list.as_array_mut()
+                && !a.iter().any(|f| f == CLEANUP_FINALIZER)
+            {
+                a.push(json!(CLEANUP_FINALIZER));
+            }
+        }
         if let Some(map) = obj.as_object_mut() {
             map.insert(
                 "status".into(),

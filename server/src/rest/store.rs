@@ -116,6 +116,19 @@ fn decode_continue(token: &str, prefix: &str) -> Result<ContinueToken, ApiError>
     Ok(t)
 }
 
+/// How many `metadata.finalizers` an object has.
+fn finalizers(obj: &Value) -> usize {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len)
+}
+
+/// Whether an object is marked for deletion.
+fn finalizing(obj: &Value) -> bool {
+    obj.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|d| !d.is_null())
+}
+
 fn names_in(obj: &Value) -> (&str, Option<&str>) {
     let name = obj
         .pointer("/metadata/name")
@@ -442,6 +455,19 @@ impl<K: Resource> TypedStore<K> {
         mut value: Value,
         mod_rev: Rev,
     ) -> Result<Value, ApiError> {
+        if finalizing(&value) && finalizers(&value) == 0 {
+            // The last finalizer of an object being deleted is gone: delete it.
+            let (_, rev) = self
+                .storage
+                .delete(key, Some(mod_rev))
+                .await
+                .map_err(|e| self.storage_error(e, name))?;
+            self.strategy
+                .after_delete(name, self.storage.as_ref())
+                .await?;
+            set_resource_version(&mut value, rev);
+            return Ok(value);
+        }
         let bytes = Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
         let kv = self
             .storage
@@ -1049,6 +1075,24 @@ impl<K: verbs::Delete> Deleter for TypedStore<K> {
                         kv.mod_rev
                     ),
                 ));
+            }
+            if finalizers(&current) > 0 {
+                // Finalizers hold the object: it is marked for deletion and stays.
+                if finalizing(&current) {
+                    return Ok(Deleted::Pending(current));
+                }
+                let mut value = current.clone();
+                strip_resource_version(&mut value);
+                value["metadata"]["deletionTimestamp"] = json!(meta::now_rfc3339());
+                value["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                if scope.dry_run {
+                    return Ok(Deleted::Pending(value));
+                }
+                match self.write_update(name, &key, value, kv.mod_rev).await {
+                    Ok(obj) => return Ok(Deleted::Pending(obj)),
+                    Err(e) if e.reason == "Conflict" => continue,
+                    Err(e) => return Err(e),
+                }
             }
             if scope.dry_run {
                 return Ok(Deleted::Gone { uid });

@@ -434,8 +434,40 @@ fn custom_resource_lifecycle() {
         server.get(&format!("{base}/w1")).1["spec"]["size"] == "M"
     });
 
-    // Deleting the CRD deletes its objects and its routes and discovery entries.
-    k.run(&["delete", "crd", "widgets.example.com"]).ok();
+    // Deleting the CRD makes it Terminating (held here by a second
+    // finalizer), deletes its objects, then removes it, its routes and its
+    // discovery entries once no finalizer is left.
+    let (status, body) = patch(
+        &server,
+        crd_path,
+        "application/merge-patch+json",
+        &json!({"metadata": {"finalizers": ["customresourcecleanup.apiextensions.k8s.io", "example.com/hold"]}}),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let resp = server.http().delete(server.at(crd_path)).send().unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let deleting: Value = resp.json().unwrap();
+    assert!(
+        deleting["metadata"]["deletionTimestamp"].is_string(),
+        "{deleting}"
+    );
+    eventually("Terminating and the objects gone", || {
+        let (_, c) = server.get(crd_path);
+        let terminating = c["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Terminating" && c["status"] == "True")
+        });
+        terminating
+            && c["metadata"]["finalizers"] == json!(["example.com/hold"])
+            && server.get(&format!("{base}/w1")).0 == StatusCode::NOT_FOUND
+    });
+    let (status, body) = patch(
+        &server,
+        crd_path,
+        "application/merge-patch+json",
+        &json!({"metadata": {"finalizers": null}}),
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
     eventually("widgets to be gone", || {
         server.get(base).0 == StatusCode::NOT_FOUND
             && server.get("/apis/example.com/v1").0 == StatusCode::NOT_FOUND
