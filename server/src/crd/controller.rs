@@ -158,7 +158,14 @@ impl CrdServer {
             }
         }
         if def.terminating {
-            // Terminating: delete the objects, then the CRD (its Delete event drops the routes).
+            // Terminating: refuse creates, delete the objects, then the CRD
+            // (its Delete event drops the routes).
+            if let Some(served) = st.served.get_mut(name) {
+                for s in served.iter_mut() {
+                    s.route.terminating = true;
+                }
+            }
+            self.publish(st, &BTreeSet::new());
             if let Err(e) = self.finish_deletion(name, &def).await {
                 tracing::warn!(crd = %name, error = %e, "cannot finish deleting CRD");
             }
@@ -187,6 +194,7 @@ impl CrdServer {
                     Route {
                         endpoint: Arc::new(self.endpoint(&def, v)),
                         warning: v.warning.clone(),
+                        terminating: false,
                     }
                 }
             };

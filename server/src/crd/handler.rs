@@ -28,6 +28,12 @@ impl Delegate for CrdHandler {
             let Some(route) = server.route(&info.group, &info.version, &info.resource) else {
                 return ApiError::path_not_found().into_response();
             };
+            if route.terminating && req.method() == axum::http::Method::POST {
+                let mut e = ApiError::method_not_allowed();
+                e.message =
+                    "create not allowed while custom resource definition is terminating".into();
+                return e.into_response();
+            }
             let mut resp = crate::http::resource::serve(route.endpoint, info, req)
                 .await
                 .unwrap_or_else(IntoResponse::into_response);

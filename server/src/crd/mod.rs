@@ -33,6 +33,8 @@ pub struct Route {
     pub endpoint: Arc<Endpoint>,
     /// The `Warning` of a deprecated version.
     pub warning: Option<String>,
+    /// Whether its CRD is being deleted (creates are refused).
+    pub terminating: bool,
 }
 
 /// The custom resources served now, by (group, version, plural).

@@ -461,6 +461,15 @@ fn custom_resource_lifecycle() {
             && c["metadata"]["finalizers"] == json!(["example.com/hold"])
             && server.get(&format!("{base}/w1")).0 == StatusCode::NOT_FOUND
     });
+    let (status, body) = server.post(
+        base,
+        &json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "late"}}),
+    );
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+    assert_eq!(
+        body["message"],
+        "create not allowed while custom resource definition is terminating"
+    );
     let (status, body) = patch(
         &server,
         crd_path,
