@@ -32,9 +32,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     let path = req.uri().path().to_string();
     let parsed = request_info::parse(&path);
     let served = match &parsed {
-        ApiPath::CoreVersion(v) => state.discovery.core_version(v, req.headers()),
-        ApiPath::Group(g) => state.discovery.group(g, req.headers()),
-        ApiPath::GroupVersion(g, v) => state.discovery.group_version(g, v, req.headers()),
+        ApiPath::CoreVersion(v) => state.discovery.load().core_version(v, req.headers()),
+        ApiPath::Group(g) => state.discovery.load().group(g, req.headers()),
+        ApiPath::GroupVersion(g, v) => state.discovery.load().group_version(g, v, req.headers()),
         ApiPath::Resource(info) => {
             match state
                 .registry
@@ -68,7 +68,8 @@ fn item_name(info: &RequestInfo) -> Result<&str, ApiError> {
         .ok_or_else(ApiError::method_not_allowed)
 }
 
-pub(super) async fn serve(
+/// Serves one request with an endpoint (also the CRD server's path).
+pub async fn serve(
     ep: Arc<Endpoint>,
     info: RequestInfo,
     req: Request,
@@ -93,6 +94,21 @@ pub(super) async fn serve(
     match info.subresource.as_deref() {
         None => {}
         Some("status") if r.status_subresource => scope.subresource = Some(Subresource::Status),
+        Some("scale") if r.scale_subresource.is_some() && info.name.is_some() => {
+            let (Some(sub), Some(name)) = (&r.scale_subresource, &info.name) else {
+                return Err(ApiError::path_not_found());
+            };
+            return super::scale::serve(
+                &ep,
+                sub,
+                &scope,
+                name,
+                &parts.method,
+                &parts.headers,
+                body,
+            )
+            .await;
+        }
         Some(_) => return Err(ApiError::path_not_found()),
     }
     let watch = info.watch_prefix || matches!(query.get("watch"), Some("true") | Some("1"));

@@ -69,6 +69,16 @@ fn strip_resource_version(obj: &mut Value) {
     }
 }
 
+/// Serves a stored object as `api_version` (a custom resource stored in one
+/// version is read in every served one: conversion strategy None).
+fn rewrite_api_version(obj: &mut Value, api_version: &str) {
+    if let Some(v) = obj.get_mut("apiVersion")
+        && v.as_str() != Some(api_version)
+    {
+        *v = Value::String(api_version.to_string());
+    }
+}
+
 /// Decodes a stored object and gives it its resourceVersion.
 pub fn decode_stored(kv: &KeyValue, rev: Rev) -> Result<Value, ApiError> {
     let mut v: Value = serde_json::from_slice(&kv.value)
@@ -108,6 +118,19 @@ fn decode_continue(token: &str, prefix: &str) -> Result<ContinueToken, ApiError>
         return Err(bad());
     }
     Ok(t)
+}
+
+/// How many `metadata.finalizers` an object has.
+fn finalizers(obj: &Value) -> usize {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len)
+}
+
+/// Whether an object is marked for deletion.
+fn finalizing(obj: &Value) -> bool {
+    obj.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|d| !d.is_null())
 }
 
 fn names_in(obj: &Value) -> (&str, Option<&str>) {
@@ -152,6 +175,14 @@ impl<K: Resource> TypedStore<K> {
 
     fn resource(&self) -> &ApiResource {
         K::api_resource(&self.dt)
+    }
+
+    /// A stored object as this resource serves it.
+    fn decode_stored(&self, kv: &KeyValue, rev: Rev) -> Result<Value, ApiError> {
+        let mut v = decode_stored(kv, rev)?;
+        rewrite_api_version(&mut v, &self.resource().api_version());
+        self.strategy.prepare_for_read(&mut v);
+        Ok(v)
     }
 
     fn target<'a>(&'a self, name: &'a str) -> Target<'a> {
@@ -329,7 +360,7 @@ impl<K: Resource> TypedStore<K> {
         let key = self.key(ns, name);
         match self.storage.get(&key).await {
             Ok(Some(kv)) => {
-                let v = decode_stored(&kv, kv.mod_rev)?;
+                let v = self.decode_stored(&kv, kv.mod_rev)?;
                 Ok((kv, v))
             }
             Ok(None) => Err(ApiError::not_found(self.target(name))),
@@ -413,6 +444,8 @@ impl<K: Resource> TypedStore<K> {
                 m.insert("status".into(), ns_status.clone());
             }
         }
+        self.strategy
+            .validate_object(&mut value, Some(old), scope.field_validation)?;
         if spec_part(&value) != spec_part(old) {
             let gen_ = old
                 .pointer("/metadata/generation")
@@ -443,6 +476,19 @@ impl<K: Resource> TypedStore<K> {
         mut value: Value,
         mod_rev: Rev,
     ) -> Result<Value, ApiError> {
+        if finalizing(&value) && finalizers(&value) == 0 {
+            // The last finalizer of an object being deleted is gone: delete it.
+            let (_, rev) = self
+                .storage
+                .delete(key, Some(mod_rev))
+                .await
+                .map_err(|e| self.storage_error(e, name))?;
+            self.strategy
+                .after_delete(name, self.storage.as_ref())
+                .await?;
+            set_resource_version(&mut value, rev);
+            return Ok(value);
+        }
         let bytes = Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
         let kv = self
             .storage
@@ -495,6 +541,19 @@ impl<K: Resource> TypedStore<K> {
             })?),
             None => None,
         };
+        if wanted_rv.is_none() && !self.strategy.allow_unconditional_update() {
+            let r = self.resource();
+            return Err(ApiError::invalid(
+                &r.kind,
+                &r.group,
+                name,
+                vec![FieldError::invalid_raw(
+                    "metadata.resourceVersion",
+                    "0x0",
+                    "must be specified for an update",
+                )],
+            ));
+        }
         let key = self.key(ns.as_deref(), name);
         for _ in 0..RETRIES {
             let (kv, old) = self.read(ns.as_deref(), name).await?;
@@ -543,7 +602,7 @@ impl<K: Resource> TypedStore<K> {
         body: Value,
         applied: bool,
     ) -> Result<Written, ApiError> {
-        let (mut obj, warnings) = self.decode(scope, body)?;
+        let (mut obj, mut warnings) = self.decode(scope, body)?;
         self.check_namespace(scope, &mut obj)?;
         {
             let m = obj.metadata_mut();
@@ -572,6 +631,10 @@ impl<K: Resource> TypedStore<K> {
             m.remove("status");
         }
         self.strategy.prepare_for_create(&mut value);
+        warnings.extend(
+            self.strategy
+                .validate_object(&mut value, None, scope.field_validation)?,
+        );
         if !applied {
             self.track_update(scope, None, &mut value);
         }
@@ -704,6 +767,13 @@ impl<K: Resource> TypedStore<K> {
                         )],
                     )
                 })?;
+            }
+            PatchType::StrategicMerge if !self.strategy.strategic_merge_patch() => {
+                return Err(ApiError::unsupported_media_type(&[
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                    "application/apply-patch+yaml",
+                ]));
             }
             PatchType::StrategicMerge if self.patch_schema.is_some() => {
                 if let Some(schema) = &self.patch_schema {
@@ -895,7 +965,7 @@ impl<K: Resource> TypedStore<K> {
             list_rev.get_or_insert(page.rev);
             let n = page.items.len();
             for (i, kv) in page.items.iter().enumerate() {
-                let obj = decode_stored(kv, kv.mod_rev)?;
+                let obj = self.decode_stored(kv, kv.mod_rev)?;
                 if Self::matches(opts, &obj) {
                     items.push(obj);
                     if opts.limit > 0 && items.len() == opts.limit {
@@ -1007,6 +1077,8 @@ impl<K: Resource> TypedStore<K> {
         let opts = opts.clone();
         let kind_bookmark = self.bookmark(0, false);
         let end_marker = end_bookmark.then(|| self.bookmark(start, true));
+        let api_version = self.resource().api_version();
+        let strategy = self.strategy.clone();
         tokio::spawn(async move {
             let deadline = tokio::time::sleep(timeout);
             tokio::pin!(deadline);
@@ -1059,12 +1131,16 @@ impl<K: Resource> TypedStore<K> {
                             Some(Ok(ev)) => ev,
                         };
                         last = ev.rev();
-                        let out = match &ev {
+                        let mut out = match &ev {
                             Event::Put { kv } => decode_stored(kv, kv.mod_rev).ok().map(|o| {
                                 (if kv.create_rev == kv.mod_rev { "ADDED" } else { "MODIFIED" }, o)
                             }),
                             Event::Delete { prev, rev } => decode_stored(prev, *rev).ok().map(|o| ("DELETED", o)),
                         };
+                        if let Some((_, o)) = out.as_mut() {
+                            rewrite_api_version(o, &api_version);
+                            strategy.prepare_for_read(o);
+                        }
                         if let Some((type_, object)) = out
                             && opts.label_selector.matches_object(&object) && opts.field_selector.matches_object(&object)
                                 && tx.send(WatchEvent { type_, object }).await.is_err()
@@ -1173,6 +1249,24 @@ impl<K: verbs::Delete> Deleter for TypedStore<K> {
                         kv.mod_rev
                     ),
                 ));
+            }
+            if finalizers(&current) > 0 {
+                // Finalizers hold the object: it is marked for deletion and stays.
+                if finalizing(&current) {
+                    return Ok(Deleted::Pending(current));
+                }
+                let mut value = current.clone();
+                strip_resource_version(&mut value);
+                value["metadata"]["deletionTimestamp"] = json!(meta::now_rfc3339());
+                value["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                if scope.dry_run {
+                    return Ok(Deleted::Pending(value));
+                }
+                match self.write_update(name, &key, value, kv.mod_rev).await {
+                    Ok(obj) => return Ok(Deleted::Pending(obj)),
+                    Err(e) if e.reason == "Conflict" => continue,
+                    Err(e) => return Err(e),
+                }
             }
             if scope.dry_run {
                 return Ok(Deleted::Gone { uid });

@@ -5,12 +5,13 @@
 mod harness;
 
 mod compaction;
+mod crd;
 mod durability;
 mod etcd;
 mod http;
 mod kube_rs;
 mod kubectl;
-mod protobuf;
 mod patch;
+mod protobuf;
 mod python;
 mod workflow;
