@@ -14,6 +14,7 @@ pub mod rest;
 pub mod selector;
 pub mod storage;
 pub mod table;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -377,6 +377,9 @@ fn watch_response(
 ) -> Response {
     let mut first = true;
     let lines = stream.map(move |ev: WatchEvent| {
+        if let (Output::Object(Encoding::Json), Some(line)) = (output, &ev.line) {
+            return Ok::<_, std::convert::Infallible>(line.clone());
+        }
         let object = match output {
             Output::Table if ev.type_ != "ERROR" && ev.type_ != "BOOKMARK" => {
                 let rv = ev
@@ -397,7 +400,7 @@ fn watch_response(
             Output::PartialObjectMetadata if ev.type_ != "ERROR" && ev.type_ != "BOOKMARK" => {
                 table::partial_object_metadata(&ev.object)
             }
-            _ => ev.object,
+            _ => std::sync::Arc::unwrap_or_clone(ev.object),
         };
         let mut line =
             serde_json::to_vec(&json!({"type": ev.type_, "object": object})).unwrap_or_default();

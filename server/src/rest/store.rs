@@ -25,6 +25,8 @@ use super::{
 use crate::error::{ApiError, FieldError, Target};
 use crate::rest::meta;
 use crate::storage::{Event, KeyValue, Rev, Storage, StorageError};
+use crate::watch::cache::{Start, WatchCache};
+use crate::watch::watcher::{self, Filter, WatchPlan};
 
 /// How many times a write that lost a race is retried.
 const RETRIES: usize = 8;
@@ -38,6 +40,8 @@ pub struct TypedStore<K: Resource> {
     strategy: Arc<dyn Strategy>,
     /// `/registry/[group/]plural/`.
     prefix: String,
+    /// The watch cache of the type, started by the first watch.
+    cache: tokio::sync::Mutex<Option<Arc<WatchCache>>>,
 }
 
 /// The key prefix of a resource under the store's root (`/registry`):
@@ -137,6 +141,7 @@ impl<K: Resource> TypedStore<K> {
             dt,
             strategy,
             prefix,
+            cache: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -715,6 +720,23 @@ impl<K: Resource> TypedStore<K> {
         json!({"kind": r.kind, "apiVersion": r.api_version(), "metadata": meta})
     }
 
+    /// The watch cache of the type (started, or restarted after its storage
+    /// watch failed, on demand).
+    async fn watch_cache(&self) -> Result<Arc<WatchCache>, ApiError> {
+        let mut slot = self.cache.lock().await;
+        if let Some(c) = slot.as_ref()
+            && !c.failed()
+        {
+            return Ok(c.clone());
+        }
+        let c = WatchCache::start(self.storage.clone(), self.prefix.clone())
+            .await
+            .map_err(|e| self.storage_error(e, ""))?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// A watch served from the watch cache.
     async fn watch_inner(
         &self,
         scope: &RequestScope,
@@ -722,6 +744,89 @@ impl<K: Resource> TypedStore<K> {
     ) -> Result<WatchStream, ApiError> {
         opts.validate()?;
         opts.field_selector.check_supported(&[])?;
+        let prefix = self.collection_prefix(self.namespace(scope));
+        let requested: Option<Rev> = opts
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .filter(|v| *v != 0);
+        let current = self
+            .storage
+            .current_rev()
+            .await
+            .map_err(|e| self.storage_error(e, ""))?;
+        if let Some(rev) = requested
+            && rev > current
+        {
+            return Err(ApiError::timeout(format!(
+                "Too large resource version: {rev}, current: {current}"
+            )));
+        }
+        let cache = self.watch_cache().await?;
+        let catch_up = Duration::from_secs(5);
+        let filter = Filter {
+            prefix: prefix.clone(),
+            opts: opts.clone(),
+        };
+        let (initial, rev, rx) = match (opts.send_initial_events, requested) {
+            (Some(true), _) | (None, None) => {
+                // The initial state is at least as new as the storage's now.
+                cache
+                    .wait_for(current.max(requested.unwrap_or(0)), catch_up)
+                    .await?;
+                let Start::Snapshot { objects, rev, rx } = cache.subscribe(&prefix, None)? else {
+                    return Err(ApiError::internal("watch cache gave no snapshot"));
+                };
+                let mut initial =
+                    watcher::added(objects.into_iter().map(|(_, o)| o).filter(|o| {
+                        opts.label_selector.matches_object(o)
+                            && opts.field_selector.matches_object(o)
+                    }));
+                if opts.send_initial_events == Some(true) {
+                    initial.push_back(WatchEvent::new("BOOKMARK", self.bookmark(rev, true)));
+                }
+                (initial, rev, rx)
+            }
+            (Some(false), None) | (_, Some(_)) => {
+                let after = requested.unwrap_or(current);
+                cache.wait_for(after, catch_up).await?;
+                match cache.subscribe(&prefix, Some(after))? {
+                    Start::Replay { events, rev, rx } => (
+                        events.iter().filter_map(|e| filter.convert(e)).collect(),
+                        rev,
+                        rx,
+                    ),
+                    Start::TooOld => return self.watch_from_storage(scope, opts).await,
+                    Start::Snapshot { .. } => {
+                        return Err(ApiError::internal("watch cache gave a snapshot"));
+                    }
+                }
+            }
+        };
+        let timeout = match opts.timeout_seconds {
+            Some(t) => Duration::from_secs(t),
+            // Upstream picks a random duration between 30 and 60 minutes.
+            None => Duration::from_secs(1800 + rand::random::<u64>() % 1800),
+        };
+        Ok(watcher::stream(WatchPlan {
+            initial,
+            rev,
+            rx,
+            filter,
+            timeout,
+            bookmarks: opts
+                .allow_watch_bookmarks
+                .then(|| (self.bookmark(0, false), BOOKMARK_INTERVAL)),
+        }))
+    }
+
+    /// A watch read from storage directly, for a resourceVersion older than
+    /// the watch cache's window.
+    async fn watch_from_storage(
+        &self,
+        scope: &RequestScope,
+        opts: &ListOptions,
+    ) -> Result<WatchStream, ApiError> {
         let prefix = self.collection_prefix(self.namespace(scope));
         let requested: Option<Rev> = opts
             .resource_version
@@ -777,10 +882,7 @@ impl<K: Resource> TypedStore<K> {
                     "too old resource version: {requested} ({compacted})"
                 ))
                 .status();
-                let ev = WatchEvent {
-                    type_: "ERROR",
-                    object: serde_json::to_value(status).unwrap_or_default(),
-                };
+                let ev = WatchEvent::new("ERROR", serde_json::to_value(status).unwrap_or_default());
                 return Ok(futures::stream::iter([ev]).boxed());
             }
             Err(e) => return Err(self.storage_error(e, "")),
@@ -801,10 +903,7 @@ impl<K: Resource> TypedStore<K> {
             let mut last = start;
             for obj in initial {
                 if tx
-                    .send(WatchEvent {
-                        type_: "ADDED",
-                        object: obj,
-                    })
+                    .send(WatchEvent::new("ADDED", obj))
                     .await
                     .is_err()
                 {
@@ -813,10 +912,7 @@ impl<K: Resource> TypedStore<K> {
             }
             if let Some(marker) = end_marker
                 && tx
-                    .send(WatchEvent {
-                        type_: "BOOKMARK",
-                        object: marker,
-                    })
+                    .send(WatchEvent::new("BOOKMARK", marker))
                     .await
                     .is_err()
             {
@@ -831,7 +927,7 @@ impl<K: Resource> TypedStore<K> {
                     _ = ticker.tick(), if bookmarks => {
                         let mut b = kind_bookmark.clone();
                         b["metadata"]["resourceVersion"] = Value::String(last.to_string());
-                        if tx.send(WatchEvent { type_: "BOOKMARK", object: b }).await.is_err() {
+                        if tx.send(WatchEvent::new("BOOKMARK", b)).await.is_err() {
                             return;
                         }
                     }
@@ -840,7 +936,7 @@ impl<K: Resource> TypedStore<K> {
                             None => return,
                             Some(Err(e)) => {
                                 let status = ApiError::from_storage(e, Target { resource: "", group: "", name: "" }).status();
-                                let _ = tx.send(WatchEvent { type_: "ERROR", object: serde_json::to_value(status).unwrap_or_default() }).await;
+                                let _ = tx.send(WatchEvent::new("ERROR", serde_json::to_value(status).unwrap_or_default())).await;
                                 return;
                             }
                             Some(Ok(ev)) => ev,
@@ -854,7 +950,7 @@ impl<K: Resource> TypedStore<K> {
                         };
                         if let Some((type_, object)) = out
                             && opts.label_selector.matches_object(&object) && opts.field_selector.matches_object(&object)
-                                && tx.send(WatchEvent { type_, object }).await.is_err()
+                                && tx.send(WatchEvent::new(type_, object)).await.is_err()
                             {
                                 return;
                             }

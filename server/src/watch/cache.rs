@@ -1,0 +1,287 @@
+//! The watch cache of one resource type: one storage watch feeds the current
+//! objects and a bounded window of recent events; every API watch of the
+//! type is served from it (upstream: apiserver `pkg/storage/cacher`).
+//!
+//! Each event is decoded and serialised once, when it is applied; watchers
+//! share the bytes. Events reach watchers through a bounded broadcast
+//! channel: a watcher that falls `FANOUT_CAPACITY` events behind is cut off
+//! with an ERROR 410 so that its client relists, and never slows the others
+//! or grows memory.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, watch};
+
+use crate::error::ApiError;
+use crate::rest::store::decode_stored;
+use crate::storage::{Event, Rev, Storage, StorageError};
+
+/// How many recent events the cache keeps for watches that resume from a
+/// resourceVersion.
+pub const WINDOW_CAPACITY: usize = 1024;
+/// How many events a watcher may fall behind before it is cut off.
+pub const FANOUT_CAPACITY: usize = 4096;
+
+/// One change, decoded and serialised once for every watcher.
+#[derive(Debug)]
+pub struct CachedEvent {
+    /// The revision of the change.
+    pub rev: Rev,
+    /// The storage key.
+    pub key: String,
+    /// ADDED, MODIFIED or DELETED, as an unfiltered watch reports it.
+    pub type_: &'static str,
+    /// The object the event carries (for DELETED: the last state, at the
+    /// delete's resourceVersion).
+    pub object: Arc<Value>,
+    /// The state before the change, if the key existed.
+    pub prev: Option<Arc<Value>>,
+    /// `{"type":…,"object":…}\n`, the JSON line of the event.
+    pub line: Bytes,
+}
+
+/// The JSON line of a watch event.
+pub fn event_line(type_: &str, object: &Value) -> Bytes {
+    let mut line = serde_json::to_vec(&json!({"type": type_, "object": object})).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+struct State {
+    /// Current objects by key, with their resourceVersion set.
+    objects: BTreeMap<String, Arc<Value>>,
+    /// Recent events, oldest first; it covers every change after `window_start`.
+    window: VecDeque<Arc<CachedEvent>>,
+    window_start: Rev,
+    /// The revision the cache reflects.
+    rev: Rev,
+    /// Dropped when the storage watch fails: every receiver then ends.
+    tx: Option<broadcast::Sender<Arc<CachedEvent>>>,
+}
+
+/// What a new watcher starts from.
+pub enum Start {
+    /// The current objects (key, object) at `rev`, then the live events.
+    Snapshot {
+        /// The objects, in key order.
+        objects: Vec<(String, Arc<Value>)>,
+        /// The revision of the snapshot.
+        rev: Rev,
+        /// Live events after `rev`.
+        rx: broadcast::Receiver<Arc<CachedEvent>>,
+    },
+    /// The window's events after the revision asked for, then the live events.
+    Replay {
+        /// Events after the revision asked for.
+        events: Vec<Arc<CachedEvent>>,
+        /// The revision of the last of them (or the one asked for).
+        rev: Rev,
+        /// Live events after `rev`.
+        rx: broadcast::Receiver<Arc<CachedEvent>>,
+    },
+    /// The revision is older than the window: the caller reads storage.
+    TooOld,
+}
+
+/// The cache of one key prefix (one resource type, all namespaces).
+pub struct WatchCache {
+    state: RwLock<State>,
+    progress: watch::Sender<Rev>,
+    prefix: String,
+}
+
+impl WatchCache {
+    /// Lists `prefix`, starts the storage watch after the list's revision and
+    /// returns the cache it feeds.
+    pub async fn start(
+        storage: Arc<dyn Storage>,
+        prefix: String,
+    ) -> Result<Arc<WatchCache>, StorageError> {
+        let list = storage.list(&prefix, None, 0).await?;
+        let mut objects = BTreeMap::new();
+        for kv in &list.items {
+            if let Ok(v) = decode_stored(kv, kv.mod_rev) {
+                objects.insert(kv.key.clone(), Arc::new(v));
+            }
+        }
+        let events = storage.watch(&prefix, list.rev).await?;
+        let (tx, _) = broadcast::channel(FANOUT_CAPACITY);
+        let (progress, _) = watch::channel(list.rev);
+        let cache = Arc::new(WatchCache {
+            state: RwLock::new(State {
+                objects,
+                window: VecDeque::new(),
+                window_start: list.rev,
+                rev: list.rev,
+                tx: Some(tx),
+            }),
+            progress,
+            prefix,
+        });
+        let feeder = Arc::downgrade(&cache);
+        tokio::spawn(async move {
+            let mut events = events;
+            while let Some(next) = events.next().await {
+                let Some(cache) = feeder.upgrade() else {
+                    return;
+                };
+                match next {
+                    Ok(ev) => cache.apply(ev),
+                    Err(e) => {
+                        tracing::warn!(prefix = %cache.prefix, error = %e, "watch cache lost its storage watch");
+                        break;
+                    }
+                }
+            }
+            if let Some(cache) = feeder.upgrade() {
+                cache.fail();
+            }
+        });
+        Ok(cache)
+    }
+
+    /// Whether the storage watch behind the cache has ended.
+    pub fn failed(&self) -> bool {
+        self.state.read().map(|s| s.tx.is_none()).unwrap_or(true)
+    }
+
+    fn fail(&self) {
+        if let Ok(mut s) = self.state.write() {
+            s.tx = None;
+        }
+    }
+
+    fn apply(&self, ev: Event) {
+        let Ok(mut s) = self.state.write() else {
+            return;
+        };
+        let rev = ev.rev();
+        if rev <= s.rev {
+            return;
+        }
+        let key = ev.key().to_string();
+        let prev = s.objects.get(&key).cloned();
+        let (type_, object) = match &ev {
+            Event::Put { kv } => {
+                let Ok(obj) = decode_stored(kv, kv.mod_rev) else {
+                    s.rev = rev;
+                    return;
+                };
+                let obj = Arc::new(obj);
+                s.objects.insert(key.clone(), obj.clone());
+                (if prev.is_some() { "MODIFIED" } else { "ADDED" }, obj)
+            }
+            Event::Delete { prev: last, rev } => {
+                s.objects.remove(&key);
+                let Ok(obj) = decode_stored(last, *rev) else {
+                    s.rev = *rev;
+                    return;
+                };
+                ("DELETED", Arc::new(obj))
+            }
+        };
+        let line = event_line(type_, &object);
+        let cached = Arc::new(CachedEvent {
+            rev,
+            key,
+            type_,
+            object,
+            prev,
+            line,
+        });
+        s.window.push_back(cached.clone());
+        while s.window.len() > WINDOW_CAPACITY {
+            if let Some(old) = s.window.pop_front() {
+                s.window_start = old.rev;
+            }
+        }
+        s.rev = rev;
+        if let Some(tx) = &s.tx {
+            // No receiver is not an error: nobody watches right now.
+            let _ = tx.send(cached);
+        }
+        drop(s);
+        self.progress.send_replace(rev);
+    }
+
+    /// The revision the cache reflects.
+    pub fn rev(&self) -> Rev {
+        *self.progress.borrow()
+    }
+
+    /// Waits (at most `within`) until the cache reflects revision `rev`.
+    pub async fn wait_for(&self, rev: Rev, within: Duration) -> Result<(), ApiError> {
+        let mut rx = self.progress.subscribe();
+        let wait = rx.wait_for(|r| *r >= rev);
+        match tokio::time::timeout(within, wait).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(ApiError::timeout(format!(
+                "Too large resource version: {rev}, current: {}",
+                self.rev()
+            ))),
+        }
+    }
+
+    /// The current objects under `prefix` and the revision they are at.
+    pub fn snapshot(&self, prefix: &str) -> Result<(Vec<Arc<Value>>, Rev), ApiError> {
+        let s = self
+            .state
+            .read()
+            .map_err(|_| ApiError::internal("watch cache lock poisoned"))?;
+        let items = s
+            .objects
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect();
+        Ok((items, s.rev))
+    }
+
+    /// Registers a watcher: from a snapshot (`after` = None) or after a revision.
+    pub fn subscribe(&self, prefix: &str, after: Option<Rev>) -> Result<Start, ApiError> {
+        let s = self
+            .state
+            .read()
+            .map_err(|_| ApiError::internal("watch cache lock poisoned"))?;
+        let Some(tx) = &s.tx else {
+            return Err(ApiError::unavailable("the watch cache is restarting"));
+        };
+        // Subscribing under the read lock: `apply` sends under the write lock,
+        // so the live stream starts right after what the snapshot/window shows.
+        let rx = tx.subscribe();
+        match after {
+            None => {
+                let objects = s
+                    .objects
+                    .range(prefix.to_string()..)
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                Ok(Start::Snapshot {
+                    objects,
+                    rev: s.rev,
+                    rx,
+                })
+            }
+            Some(after) if after < s.window_start => Ok(Start::TooOld),
+            Some(after) => {
+                let events = s
+                    .window
+                    .iter()
+                    .filter(|e| e.rev > after && e.key.starts_with(prefix))
+                    .cloned()
+                    .collect();
+                Ok(Start::Replay {
+                    events,
+                    rev: s.rev.max(after),
+                    rx,
+                })
+            }
+        }
+    }
+}
