@@ -777,11 +777,9 @@ impl<K: Resource> TypedStore<K> {
                 let Start::Snapshot { objects, rev, rx } = cache.subscribe(&prefix, None)? else {
                     return Err(ApiError::internal("watch cache gave no snapshot"));
                 };
-                let mut initial =
-                    watcher::added(objects.into_iter().map(|(_, o)| o).filter(|o| {
-                        opts.label_selector.matches_object(o)
-                            && opts.field_selector.matches_object(o)
-                    }));
+                let mut initial = watcher::added(objects.into_iter().map(|(_, o)| o).filter(|o| {
+                    opts.label_selector.matches_object(o) && opts.field_selector.matches_object(o)
+                }));
                 if opts.send_initial_events == Some(true) {
                     initial.push_back(WatchEvent::new("BOOKMARK", self.bookmark(rev, true)));
                 }
@@ -902,19 +900,12 @@ impl<K: Resource> TypedStore<K> {
             let mut events = events;
             let mut last = start;
             for obj in initial {
-                if tx
-                    .send(WatchEvent::new("ADDED", obj))
-                    .await
-                    .is_err()
-                {
+                if tx.send(WatchEvent::new("ADDED", obj)).await.is_err() {
                     return;
                 }
             }
             if let Some(marker) = end_marker
-                && tx
-                    .send(WatchEvent::new("BOOKMARK", marker))
-                    .await
-                    .is_err()
+                && tx.send(WatchEvent::new("BOOKMARK", marker)).await.is_err()
             {
                 return;
             }

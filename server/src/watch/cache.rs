@@ -47,7 +47,8 @@ pub struct CachedEvent {
 
 /// The JSON line of a watch event.
 pub fn event_line(type_: &str, object: &Value) -> Bytes {
-    let mut line = serde_json::to_vec(&json!({"type": type_, "object": object})).unwrap_or_default();
+    let mut line =
+        serde_json::to_vec(&json!({"type": type_, "object": object})).unwrap_or_default();
     line.push(b'\n');
     Bytes::from(line)
 }
@@ -283,5 +284,195 @@ impl WatchCache {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rest::ListOptions;
+    use crate::selector::LabelSelector;
+    use crate::storage::embedded::EmbeddedStore;
+    use crate::watch::watcher::{self, Filter, WatchPlan};
+
+    const P: &str = "/registry/configmaps/";
+
+    fn cm(name: &str, app: &str) -> Bytes {
+        Bytes::from(
+            json!({"kind": "ConfigMap", "apiVersion": "v1",
+                   "metadata": {"name": name, "namespace": "ns", "labels": {"app": app}}})
+            .to_string(),
+        )
+    }
+
+    fn key(name: &str) -> String {
+        format!("{P}ns/{name}")
+    }
+
+    async fn setup() -> (tempfile::TempDir, Arc<dyn Storage>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        (dir, store)
+    }
+
+    fn plan(rx: broadcast::Receiver<Arc<CachedEvent>>, rev: Rev, selector: &str) -> WatchPlan {
+        WatchPlan {
+            initial: VecDeque::new(),
+            rev,
+            rx,
+            filter: Filter {
+                prefix: P.into(),
+                opts: ListOptions {
+                    label_selector: LabelSelector::parse(selector).unwrap(),
+                    ..Default::default()
+                },
+            },
+            timeout: Duration::from_secs(30),
+            bookmarks: None,
+        }
+    }
+
+    async fn next(s: &mut crate::rest::WatchStream) -> crate::rest::WatchEvent {
+        tokio::time::timeout(Duration::from_secs(5), s.next())
+            .await
+            .expect("an event in time")
+            .expect("the stream goes on")
+    }
+
+    #[tokio::test]
+    async fn snapshot_then_events_serialised_once_for_all_watchers() {
+        let (_dir, store) = setup().await;
+        store.create(&key("a"), cm("a", "x")).await.unwrap();
+        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        let Start::Snapshot { objects, rev, rx } = cache.subscribe(P, None).unwrap() else {
+            panic!("snapshot expected")
+        };
+        assert_eq!(objects.len(), 1);
+        let Start::Snapshot { rx: rx2, .. } = cache.subscribe(P, None).unwrap() else {
+            panic!("snapshot expected")
+        };
+        let mut w1 = watcher::stream(plan(rx, rev, ""));
+        let mut w2 = watcher::stream(plan(rx2, rev, ""));
+        store.create(&key("b"), cm("b", "x")).await.unwrap();
+        let (e1, e2) = (next(&mut w1).await, next(&mut w2).await);
+        assert_eq!(e1.type_, "ADDED");
+        let (l1, l2) = (e1.line.unwrap(), e2.line.unwrap());
+        // The same bytes, not two serialisations.
+        assert_eq!(l1.as_ptr(), l2.as_ptr());
+        let line: Value = serde_json::from_slice(&l1).unwrap();
+        assert_eq!(line["object"]["metadata"]["name"], "b");
+        assert_eq!(
+            line["object"]["metadata"]["resourceVersion"],
+            cache.rev().to_string()
+        );
+    }
+
+    #[tokio::test]
+    async fn selector_transitions_as_upstream() {
+        let (_dir, store) = setup().await;
+        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        let Start::Snapshot { rev, rx, .. } = cache.subscribe(P, None).unwrap() else {
+            panic!("snapshot expected")
+        };
+        let mut w = watcher::stream(plan(rx, rev, "app=a"));
+        let kv = store.create(&key("o"), cm("o", "b")).await.unwrap();
+        store.create(&key("other"), cm("other", "b")).await.unwrap();
+        let kv = store
+            .update(&key("o"), cm("o", "a"), kv.mod_rev)
+            .await
+            .unwrap();
+        let ev = next(&mut w).await;
+        assert_eq!(
+            (ev.type_, ev.object["metadata"]["labels"]["app"].as_str()),
+            ("ADDED", Some("a"))
+        );
+        let moved = store
+            .update(&key("o"), cm("o", "c"), kv.mod_rev)
+            .await
+            .unwrap();
+        let ev = next(&mut w).await;
+        // Out of the selector: DELETED with the previous content at the new revision.
+        assert_eq!(ev.type_, "DELETED");
+        assert_eq!(ev.object["metadata"]["labels"]["app"], "a");
+        assert_eq!(
+            ev.object["metadata"]["resourceVersion"],
+            moved.mod_rev.to_string()
+        );
+        let kv = store
+            .update(&key("o"), cm("o", "a"), moved.mod_rev)
+            .await
+            .unwrap();
+        assert_eq!(next(&mut w).await.type_, "ADDED");
+        let kv = store
+            .update(&key("o"), cm("o", "a"), kv.mod_rev)
+            .await
+            .unwrap();
+        assert_eq!(next(&mut w).await.type_, "MODIFIED");
+        store.delete(&key("o"), Some(kv.mod_rev)).await.unwrap();
+        let ev = next(&mut w).await;
+        assert_eq!(ev.type_, "DELETED");
+        assert_eq!(ev.object["metadata"]["name"], "o");
+    }
+
+    #[tokio::test]
+    async fn replay_from_window_and_too_old_below_it() {
+        let (_dir, store) = setup().await;
+        let first = store.create(&key("a"), cm("a", "x")).await.unwrap();
+        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        let start = cache.rev();
+        let b = store.create(&key("b"), cm("b", "x")).await.unwrap();
+        cache
+            .wait_for(b.mod_rev, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let Start::Replay { events, rev, .. } = cache.subscribe(P, Some(start)).unwrap() else {
+            panic!("replay expected")
+        };
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].key, key("b"));
+        assert_eq!(rev, b.mod_rev);
+        assert!(matches!(
+            cache.subscribe(P, Some(first.mod_rev - 1)).unwrap(),
+            Start::TooOld
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_slow_watcher_is_cut_off_with_410() {
+        let (_dir, store) = setup().await;
+        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        let Start::Snapshot { rev, rx, .. } = cache.subscribe(P, None).unwrap() else {
+            panic!("snapshot expected")
+        };
+        let Start::Snapshot { rx: fast_rx, .. } = cache.subscribe(P, None).unwrap() else {
+            panic!("snapshot expected")
+        };
+        let mut slow = watcher::stream(plan(rx, rev, ""));
+        let mut fast = watcher::stream(plan(fast_rx, rev, ""));
+        let n = FANOUT_CAPACITY + 10;
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..n {
+                    store
+                        .create(&key(&format!("o{i}")), cm("o", "x"))
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        // The fast watcher keeps up and sees every event.
+        for _ in 0..n {
+            assert_eq!(next(&mut fast).await.type_, "ADDED");
+        }
+        writer.await.unwrap();
+        // The slow one never read: it gets a 410 and its stream ends.
+        let mut last = next(&mut slow).await;
+        while last.type_ == "ADDED" {
+            last = next(&mut slow).await;
+        }
+        assert_eq!(last.type_, "ERROR");
+        assert_eq!(last.object["code"], 410);
+        assert!(slow.next().await.is_none());
     }
 }

@@ -118,10 +118,7 @@ fn too_slow(rev: Rev) -> WatchEvent {
         "too old resource version: {rev} ({rev}): the watcher fell behind and was cut off"
     ))
     .status();
-    WatchEvent::new(
-        "ERROR",
-        serde_json::to_value(status).unwrap_or(Value::Null),
-    )
+    WatchEvent::new("ERROR", serde_json::to_value(status).unwrap_or(Value::Null))
 }
 
 /// The stream of one watcher.

@@ -10,4 +10,5 @@ mod etcd;
 mod http;
 mod kubectl;
 mod python;
+mod watch_cache;
 mod workflow;
