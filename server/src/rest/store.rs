@@ -81,11 +81,18 @@ pub fn decode_stored(kv: &KeyValue, rev: Rev) -> Result<Value, ApiError> {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ContinueToken {
     v: String,
-    rv: Rev,
+    /// The list's revision; -1 (upstream's convention): continue at the latest.
+    rv: i64,
     start: String,
 }
 
-fn encode_continue(rv: Rev, start: &str) -> String {
+/// Upstream's message for an expired continue token, with a fresh one offered.
+const INCONSISTENT_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. \
+You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. \
+Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk \
+was returned and now may show up in the list.";
+
+fn encode_continue(rv: i64, start: &str) -> String {
     let token = ContinueToken {
         v: "meta.k8s.io/v1".into(),
         rv,
@@ -645,14 +652,16 @@ impl<K: Resource> TypedStore<K> {
         let (mut start_after, token_rv) = match &opts.continue_token {
             Some(t) => {
                 let t = decode_continue(t, &prefix)?;
-                if let Err(StorageError::Compacted { .. }) = self.storage.check_history(t.rv).await
+                let rv = Rev::try_from(t.rv).ok().filter(|r| *r > 0);
+                if let Some(rv) = rv
+                    && let Err(StorageError::Compacted { .. }) =
+                        self.storage.check_history(rv).await
                 {
-                    return Err(ApiError::expired(
-                        "The provided continue parameter is too old to display a consistent list result. \
-                         You can start a new list without the continue parameter.",
-                    ));
+                    let mut e = ApiError::expired(INCONSISTENT_CONTINUE);
+                    e.continue_token = Some(encode_continue(-1, &t.start));
+                    return Err(e);
                 }
-                (Some(t.start), Some(t.rv))
+                (Some(t.start), rv)
             }
             None => (None, None),
         };
@@ -707,7 +716,15 @@ impl<K: Resource> TypedStore<K> {
         Ok(ObjectList {
             items,
             resource_version: rev,
-            continue_token: continue_from.map(|k| encode_continue(rev, &k)),
+            continue_token: continue_from.map(|k| {
+                // An inconsistent continuation (token rv -1) stays inconsistent.
+                let token_rv = if opts.continue_token.is_some() && token_rv.is_none() {
+                    -1
+                } else {
+                    i64::try_from(rev).unwrap_or(-1)
+                };
+                encode_continue(token_rv, &k)
+            }),
         })
     }
 
@@ -777,9 +794,9 @@ impl<K: Resource> TypedStore<K> {
                 let Start::Snapshot { objects, rev, rx } = cache.subscribe(&prefix, None)? else {
                     return Err(ApiError::internal("watch cache gave no snapshot"));
                 };
-                let mut initial = watcher::added(objects.into_iter().map(|(_, o)| o).filter(|o| {
+                let mut initial = watcher::added(objects, |o| {
                     opts.label_selector.matches_object(o) && opts.field_selector.matches_object(o)
-                }));
+                });
                 if opts.send_initial_events == Some(true) {
                     initial.push_back(WatchEvent::new("BOOKMARK", self.bookmark(rev, true)));
                 }

@@ -45,6 +45,10 @@ pub struct CachedEvent {
     pub line: Bytes,
 }
 
+fn encode(v: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+}
+
 /// The JSON line of a watch event.
 pub fn event_line(type_: &str, object: &Value) -> Bytes {
     let mut line =
@@ -54,8 +58,9 @@ pub fn event_line(type_: &str, object: &Value) -> Bytes {
 }
 
 struct State {
-    /// Current objects by key, with their resourceVersion set.
-    objects: BTreeMap<String, Arc<Value>>,
+    /// Current objects by key, as JSON with their resourceVersion set (bytes,
+    /// not parsed values: a third of the memory).
+    objects: BTreeMap<String, Bytes>,
     /// Recent events, oldest first; it covers every change after `window_start`.
     window: VecDeque<Arc<CachedEvent>>,
     window_start: Rev,
@@ -67,10 +72,10 @@ struct State {
 
 /// What a new watcher starts from.
 pub enum Start {
-    /// The current objects (key, object) at `rev`, then the live events.
+    /// The current objects at `rev`, then the live events.
     Snapshot {
-        /// The objects, in key order.
-        objects: Vec<(String, Arc<Value>)>,
+        /// The objects as JSON, in key order.
+        objects: Vec<Bytes>,
         /// The revision of the snapshot.
         rev: Rev,
         /// Live events after `rev`.
@@ -107,7 +112,7 @@ impl WatchCache {
         let mut objects = BTreeMap::new();
         for kv in &list.items {
             if let Ok(v) = decode_stored(kv, kv.mod_rev) {
-                objects.insert(kv.key.clone(), Arc::new(v));
+                objects.insert(kv.key.clone(), encode(&v));
             }
         }
         let events = storage.watch(&prefix, list.rev).await?;
@@ -166,15 +171,19 @@ impl WatchCache {
             return;
         }
         let key = ev.key().to_string();
-        let prev = s.objects.get(&key).cloned();
+        let prev = s
+            .objects
+            .get(&key)
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            .map(Arc::new);
         let (type_, object) = match &ev {
             Event::Put { kv } => {
                 let Ok(obj) = decode_stored(kv, kv.mod_rev) else {
                     s.rev = rev;
                     return;
                 };
+                s.objects.insert(key.clone(), encode(&obj));
                 let obj = Arc::new(obj);
-                s.objects.insert(key.clone(), obj.clone());
                 (if prev.is_some() { "MODIFIED" } else { "ADDED" }, obj)
             }
             Event::Delete { prev: last, rev } => {
@@ -228,8 +237,8 @@ impl WatchCache {
         }
     }
 
-    /// The current objects under `prefix` and the revision they are at.
-    pub fn snapshot(&self, prefix: &str) -> Result<(Vec<Arc<Value>>, Rev), ApiError> {
+    /// The current objects under `prefix` (as JSON) and the revision they are at.
+    pub fn snapshot(&self, prefix: &str) -> Result<(Vec<Bytes>, Rev), ApiError> {
         let s = self
             .state
             .read()
@@ -261,7 +270,7 @@ impl WatchCache {
                     .objects
                     .range(prefix.to_string()..)
                     .take_while(|(k, _)| k.starts_with(prefix))
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(_, v)| v.clone())
                     .collect();
                 Ok(Start::Snapshot {
                     objects,

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -182,17 +183,25 @@ pub fn stream(plan: WatchPlan) -> WatchStream {
     .boxed()
 }
 
-/// The events of a snapshot as synthetic ADDED events.
-pub fn added(objects: impl IntoIterator<Item = Arc<Value>>) -> VecDeque<WatchEvent> {
+/// The objects of a snapshot (JSON) that pass `keep`, as synthetic ADDED events.
+pub fn added(objects: Vec<Bytes>, keep: impl Fn(&Value) -> bool) -> VecDeque<WatchEvent> {
     objects
         .into_iter()
-        .map(|o| {
-            let line = event_line("ADDED", &o);
-            WatchEvent {
-                type_: "ADDED",
-                object: o,
-                line: Some(line),
+        .filter_map(|json| {
+            let o: Value = serde_json::from_slice(&json).ok()?;
+            if !keep(&o) {
+                return None;
             }
+            // The line from the stored bytes: no second serialisation.
+            let mut line = Vec::with_capacity(json.len() + 32);
+            line.extend_from_slice(br#"{"type":"ADDED","object":"#);
+            line.extend_from_slice(&json);
+            line.extend_from_slice(b"}\n");
+            Some(WatchEvent {
+                type_: "ADDED",
+                object: Arc::new(o),
+                line: Some(Bytes::from(line)),
+            })
         })
         .collect()
 }

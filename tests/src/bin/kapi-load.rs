@@ -47,7 +47,9 @@ fn parse_args() -> Result<Args, String> {
         let mut val = || it.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--url" => a.url = val()?,
-            "--pid" => a.pids.push(val()?.parse().map_err(|e| format!("--pid: {e}"))?),
+            "--pid" => a
+                .pids
+                .push(val()?.parse().map_err(|e| format!("--pid: {e}"))?),
             "--concurrency" => a.concurrency = val()?.parse().map_err(|e| format!("{e}"))?,
             "--duration" => {
                 a.duration = Duration::from_secs(val()?.parse().map_err(|e| format!("{e}"))?)
@@ -78,7 +80,10 @@ struct Resp {
 
 impl Conn {
     async fn open(url: &str) -> io::Result<Conn> {
-        let host = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let host = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
         let s = TcpStream::connect(&host).await?;
         s.set_nodelay(true)?;
         Ok(Conn {
@@ -224,7 +229,9 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
 async fn ensure_namespace(url: &str) -> io::Result<()> {
     let mut c = Conn::open(url).await?;
     let body = format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{NS}"}}}}"#);
-    let r = c.request("POST", "/api/v1/namespaces", Some(body.as_bytes())).await?;
+    let r = c
+        .request("POST", "/api/v1/namespaces", Some(body.as_bytes()))
+        .await?;
     if r.status != 201 && r.status != 409 {
         return Err(io::Error::other(format!("namespace create: {}", r.status)));
     }
@@ -258,15 +265,26 @@ async fn closed_loop(a: &Args, what: &str) -> io::Result<()> {
                 let r = match what.as_str() {
                     "create" => {
                         let body = configmap(&format!("c-{run}-{n}"));
-                        c.request("POST", &format!("/api/v1/namespaces/{NS}/configmaps"), Some(&body))
-                            .await?
+                        c.request(
+                            "POST",
+                            &format!("/api/v1/namespaces/{NS}/configmaps"),
+                            Some(&body),
+                        )
+                        .await?
                     }
                     "get" => {
                         let i = rand_index(n, count);
-                        c.request("GET", &format!("/api/v1/namespaces/{NS}/configmaps/cm-{i:05}"), None)
+                        c.request(
+                            "GET",
+                            &format!("/api/v1/namespaces/{NS}/configmaps/cm-{i:05}"),
+                            None,
+                        )
+                        .await?
+                    }
+                    _ => {
+                        c.request("GET", &format!("/api/v1/namespaces/{NS}/configmaps"), None)
                             .await?
                     }
-                    _ => c.request("GET", &format!("/api/v1/namespaces/{NS}/configmaps"), None).await?,
                 };
                 if !(200..300).contains(&r.status) {
                     errors.fetch_add(1, Ordering::Relaxed);
@@ -294,7 +312,11 @@ async fn closed_loop(a: &Args, what: &str) -> io::Result<()> {
         pct(&lat, 0.5),
         pct(&lat, 0.99),
         cpu,
-        if lat.is_empty() { 0.0 } else { cpu / lat.len() as f64 * 1e6 },
+        if lat.is_empty() {
+            0.0
+        } else {
+            cpu / lat.len() as f64 * 1e6
+        },
     );
     Ok(())
 }
@@ -319,7 +341,11 @@ async fn preload(a: &Args) -> io::Result<()> {
                 }
                 let body = configmap(&format!("cm-{i:05}"));
                 let r = c
-                    .request("POST", &format!("/api/v1/namespaces/{NS}/configmaps"), Some(&body))
+                    .request(
+                        "POST",
+                        &format!("/api/v1/namespaces/{NS}/configmaps"),
+                        Some(&body),
+                    )
                     .await?;
                 if r.status != 201 && r.status != 409 {
                     return Err(io::Error::other(format!("preload create: {}", r.status)));
@@ -344,7 +370,11 @@ async fn preload(a: &Args) -> io::Result<()> {
 async fn watch(a: &Args) -> io::Result<()> {
     let mut c = Conn::open(&a.url).await?;
     let r = c
-        .request("GET", &format!("/api/v1/namespaces/{NS}/configmaps?limit=1"), None)
+        .request(
+            "GET",
+            &format!("/api/v1/namespaces/{NS}/configmaps?limit=1"),
+            None,
+        )
         .await?;
     let list: serde_json::Value = serde_json::from_slice(&r.body).map_err(io::Error::other)?;
     let rv = list["metadata"]["resourceVersion"]
@@ -426,7 +456,11 @@ async fn watch(a: &Args) -> io::Result<()> {
         sent.push(epoch.elapsed().as_micros() as u64);
         let body = configmap(&format!("{run}-{i}"));
         let r = c
-            .request("POST", &format!("/api/v1/namespaces/{NS}/configmaps"), Some(&body))
+            .request(
+                "POST",
+                &format!("/api/v1/namespaces/{NS}/configmaps"),
+                Some(&body),
+            )
             .await?;
         if r.status != 201 {
             return Err(io::Error::other(format!("create: {}", r.status)));

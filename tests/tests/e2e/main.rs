@@ -9,6 +9,7 @@ mod durability;
 mod etcd;
 mod http;
 mod kubectl;
+mod list;
 mod python;
 mod watch_cache;
 mod workflow;
