@@ -402,10 +402,7 @@ fn watch_response(
             }
             _ => std::sync::Arc::unwrap_or_clone(ev.object),
         };
-        let mut line =
-            serde_json::to_vec(&json!({"type": ev.type_, "object": object})).unwrap_or_default();
-        line.push(b'\n');
-        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
+        Ok::<_, std::convert::Infallible>(crate::watch::cache::event_line(ev.type_, &object))
     });
     let mut resp = Response::new(Body::from_stream(lines));
     resp.headers_mut().insert(

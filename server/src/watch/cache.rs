@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
 use crate::error::ApiError;
@@ -49,11 +49,17 @@ fn encode(v: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(v).unwrap_or_default())
 }
 
-/// The JSON line of a watch event.
+/// The JSON line of a watch event: `{"type":…,"object":…}` in upstream's key
+/// order (clients that scan the start of a line for the type rely on it).
 pub fn event_line(type_: &str, object: &Value) -> Bytes {
-    let mut line =
-        serde_json::to_vec(&json!({"type": type_, "object": object})).unwrap_or_default();
-    line.push(b'\n');
+    let mut line = Vec::with_capacity(512);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(type_.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    if serde_json::to_writer(&mut line, object).is_err() {
+        line.extend_from_slice(b"null");
+    }
+    line.extend_from_slice(b"}\n");
     Bytes::from(line)
 }
 
@@ -303,6 +309,7 @@ mod tests {
     use crate::selector::LabelSelector;
     use crate::storage::embedded::EmbeddedStore;
     use crate::watch::watcher::{self, Filter, WatchPlan};
+    use serde_json::json;
 
     const P: &str = "/registry/configmaps/";
 
@@ -483,5 +490,23 @@ mod tests {
         assert_eq!(last.type_, "ERROR");
         assert_eq!(last.object["code"], 410);
         assert!(slow.next().await.is_none());
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn event_lines_put_the_type_first_as_upstream() {
+        let line = event_line(
+            "ADDED",
+            &json!({"kind": "ConfigMap", "metadata": {"name": "a"}}),
+        );
+        assert!(line.starts_with(br#"{"type":"ADDED","object":{"#));
+        assert!(line.ends_with(b"}\n"));
+        let v: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["object"]["metadata"]["name"], "a");
     }
 }

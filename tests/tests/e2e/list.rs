@@ -26,7 +26,7 @@ fn names(list: &Value) -> Vec<String> {
 }
 
 #[test]
-fn pages_cover_the_collection_once_at_one_resource_version() {
+fn pages_cover_the_collection_once_and_keep_the_first_resource_version() {
     let server = Server::start();
     for i in 0..7 {
         server.create_configmap("default", &format!("p{i}"), &[]);
