@@ -28,6 +28,9 @@ pub struct ObjectList {
     pub resource_version: u64,
     /// A token for the next page, if there is one.
     pub continue_token: Option<String>,
+    /// The objects as JSON bytes instead of `items`, when the list came from
+    /// the watch cache: JSON output concatenates them without a parse.
+    pub raw_items: Option<Vec<bytes::Bytes>>,
 }
 
 /// The result of a write.

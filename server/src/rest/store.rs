@@ -649,6 +649,9 @@ impl<K: Resource> TypedStore<K> {
         opts.validate()?;
         opts.field_selector.check_supported(&[])?;
         let prefix = self.collection_prefix(self.namespace(scope));
+        if let Some(list) = self.list_from_cache(&prefix, opts).await? {
+            return Ok(list);
+        }
         let (mut start_after, token_rv) = match &opts.continue_token {
             Some(t) => {
                 let t = decode_continue(t, &prefix)?;
@@ -716,6 +719,7 @@ impl<K: Resource> TypedStore<K> {
         Ok(ObjectList {
             items,
             resource_version: rev,
+            raw_items: None,
             continue_token: continue_from.map(|k| {
                 // An inconsistent continuation (token rv -1) stays inconsistent.
                 let token_rv = if opts.continue_token.is_some() && token_rv.is_none() {
@@ -753,6 +757,57 @@ impl<K: Resource> TypedStore<K> {
         Ok(c)
     }
 
+    /// A whole (unpaginated) list from the watch cache, when the request
+    /// allows it: `resourceVersion=0` or NotOlderThan a revision (any
+    /// backend), or a consistent read on a store whose revision the cache
+    /// can catch up with locally (the embedded store; on etcd without
+    /// progress requests a consistent read stays a quorum read, as upstream).
+    /// `None`: read storage.
+    async fn list_from_cache(
+        &self,
+        prefix: &str,
+        opts: &ListOptions,
+    ) -> Result<Option<ObjectList>, ApiError> {
+        if opts.limit > 0
+            || opts.continue_token.is_some()
+            || opts.resource_version_match == Some(ResourceVersionMatch::Exact)
+        {
+            return Ok(None);
+        }
+        let min_rev = match opts.resource_version.as_deref() {
+            None | Some("") if self.storage.serves_consistent_reads_from_cache() => self
+                .storage
+                .current_rev()
+                .await
+                .map_err(|e| self.storage_error(e, ""))?,
+            None | Some("") => return Ok(None),
+            Some(v) => match v.parse::<Rev>() {
+                Ok(rv) => rv,
+                Err(_) => return Ok(None),
+            },
+        };
+        let cache = self.watch_cache().await?;
+        cache.wait_for(min_rev, Duration::from_secs(5)).await?;
+        let (objects, rev) = cache.snapshot(prefix)?;
+        let filtered = opts.label_selector.is_empty() && opts.field_selector.0.is_empty();
+        let raw = if filtered {
+            objects
+        } else {
+            objects
+                .into_iter()
+                .filter(|b| {
+                    serde_json::from_slice::<Value>(b).is_ok_and(|o| Self::matches(opts, &o))
+                })
+                .collect()
+        };
+        Ok(Some(ObjectList {
+            items: Vec::new(),
+            resource_version: rev,
+            continue_token: None,
+            raw_items: Some(raw),
+        }))
+    }
+
     /// A watch served from the watch cache.
     async fn watch_inner(
         &self,
@@ -787,10 +842,16 @@ impl<K: Resource> TypedStore<K> {
         };
         let (initial, rev, rx) = match (opts.send_initial_events, requested) {
             (Some(true), _) | (None, None) => {
-                // The initial state is at least as new as the storage's now.
-                cache
-                    .wait_for(current.max(requested.unwrap_or(0)), catch_up)
-                    .await?;
+                // The initial state is at least as new as the storage's now
+                // where the cache can know it (every write under the root
+                // moves its revision); on etcd, whose revision other writers
+                // may move, at least as new as asked.
+                let at_least = if self.storage.serves_consistent_reads_from_cache() {
+                    current.max(requested.unwrap_or(0))
+                } else {
+                    requested.unwrap_or(0)
+                };
+                cache.wait_for(at_least, catch_up).await?;
                 let Start::Snapshot { objects, rev, rx } = cache.subscribe(&prefix, None)? else {
                     return Err(ApiError::internal("watch cache gave no snapshot"));
                 };

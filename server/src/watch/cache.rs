@@ -121,7 +121,12 @@ impl WatchCache {
                 objects.insert(kv.key.clone(), encode(&v));
             }
         }
-        let events = storage.watch(&prefix, list.rev).await?;
+        // The watch covers the store's whole root, not just the prefix: every
+        // write then moves the cache's revision, so "caught up with the
+        // store's revision" can be known (a watch of the prefix alone would
+        // never see the revisions of other types' writes).
+        let root = format!("{}/", storage.key_prefix());
+        let events = storage.watch(&root, list.rev).await?;
         let (tx, _) = broadcast::channel(FANOUT_CAPACITY);
         let (progress, _) = watch::channel(list.rev);
         let cache = Arc::new(WatchCache {
@@ -174,6 +179,13 @@ impl WatchCache {
         };
         let rev = ev.rev();
         if rev <= s.rev {
+            return;
+        }
+        if !ev.key().starts_with(&self.prefix) {
+            // Another type's write: only the revision moves.
+            s.rev = rev;
+            drop(s);
+            self.progress.send_replace(rev);
             return;
         }
         let key = ev.key().to_string();

@@ -133,3 +133,40 @@ fn label_selected_watch_sees_objects_leave_and_enter() {
     assert_eq!(events[1]["object"]["metadata"]["labels"]["app"], "web");
     assert_ne!(rv_of(&events[1]["object"]), rv_of(&events[0]["object"]));
 }
+
+#[test]
+fn consistent_list_and_watch_after_other_types_writes_are_prompt() {
+    let server = Server::start();
+    server.create_configmap("default", "first", &[]);
+    // Starts the ConfigMap cache.
+    let _ = collect(&server, "watch=true&timeoutSeconds=1", 1);
+    // Writes to other types move the store's revision past every ConfigMap event.
+    for i in 0..3 {
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": format!("other{i}")}});
+        let (status, body) = server.post("/api/v1/namespaces", &ns);
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, ns) = server.get("/api/v1/namespaces/other2");
+    let started = std::time::Instant::now();
+    let (status, list) = server.get(CMS);
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["items"][0]["metadata"]["name"], "first", "{list}");
+    // The list is at least as new as the last write anywhere.
+    let list_rv: u64 = rv_of(&list).parse().expect("numeric rv");
+    let ns_rv: u64 = rv_of(&ns).parse().expect("numeric rv");
+    assert!(list_rv >= ns_rv, "list at {list_rv}, last write {ns_rv}");
+    let events = collect(&server, "watch=true&timeoutSeconds=1", 1);
+    assert_eq!(events[0]["type"], "ADDED", "{events:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // Selectors on a list served from the cache.
+    let (_, none) = server.get(&format!("{CMS}?labelSelector=app%3Dnone"));
+    assert_eq!(none["items"].as_array().map(Vec::len), Some(0), "{none}");
+    let (_, one) = server.get(&format!(
+        "{CMS}?resourceVersion=0&fieldSelector=metadata.name%3Dfirst"
+    ));
+    assert_eq!(one["items"].as_array().map(Vec::len), Some(1), "{one}");
+}
