@@ -19,6 +19,8 @@ pub struct ApiError {
     pub message: String,
     /// `Status.details` (boxed: errors travel by value through every layer).
     pub details: Option<Box<StatusDetails>>,
+    /// `Status.metadata.continue`: a fresh token offered with an expired one.
+    pub continue_token: Option<String>,
 }
 
 /// Names an object for error messages: its resource, group and name.
@@ -129,6 +131,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            continue_token: None,
         }
     }
 
@@ -351,7 +354,10 @@ impl ApiError {
             reason: Some(self.reason.to_string()).filter(|r| !r.is_empty()),
             details: self.details.as_deref().cloned(),
             code: Some(i32::from(self.code)),
-            metadata: Default::default(),
+            metadata: kapi_generated::api::meta::v1::ListMeta {
+                continue_: self.continue_token.clone(),
+                ..Default::default()
+            },
         }
     }
 }

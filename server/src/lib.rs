@@ -18,6 +18,7 @@ pub mod selector;
 pub mod snapshot;
 pub mod storage;
 pub mod table;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -392,6 +392,16 @@ fn list_response(
     include: IncludeObject,
 ) -> Response {
     let meta = list_meta(&list);
+    let mut list = list;
+    if let Some(raw) = list.raw_items.take() {
+        if output == Output::Object(Encoding::Json) {
+            return raw_list_response(r, &meta, &raw);
+        }
+        list.items = raw
+            .iter()
+            .filter_map(|b| serde_json::from_slice(b).ok())
+            .collect();
+    }
     let value = match output {
         Output::Table => table::to_table(r, &list.items, include, true, meta),
         Output::PartialObjectMetadata => json!({
@@ -414,6 +424,32 @@ fn list_response(
     object_response(StatusCode::OK, &value, enc, &[])
 }
 
+/// A JSON list written from the objects' stored bytes (no parse, no re-encode).
+fn raw_list_response(r: &ApiResource, meta: &Value, raw: &[bytes::Bytes]) -> Response {
+    let head = format!(
+        r#"{{"kind":{},"apiVersion":{},"metadata":{},"items":["#,
+        Value::String(format!("{}List", r.kind)),
+        Value::String(r.api_version()),
+        meta
+    );
+    let mut body =
+        Vec::with_capacity(head.len() + raw.iter().map(|b| b.len() + 1).sum::<usize>() + 2);
+    body.extend_from_slice(head.as_bytes());
+    for (i, item) in raw.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.extend_from_slice(b"]}");
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
 /// A streamed watch: one JSON object per line, flushed per event.
 fn watch_response(
     r: ApiResource,
@@ -423,6 +459,9 @@ fn watch_response(
 ) -> Response {
     let mut first = true;
     let lines = stream.map(move |ev: WatchEvent| {
+        if let (Output::Object(Encoding::Json), Some(line)) = (output, &ev.line) {
+            return Ok::<_, std::convert::Infallible>(line.clone());
+        }
         let object = match output {
             Output::Table if ev.type_ != "ERROR" && ev.type_ != "BOOKMARK" => {
                 let rv = ev
@@ -443,12 +482,9 @@ fn watch_response(
             Output::PartialObjectMetadata if ev.type_ != "ERROR" && ev.type_ != "BOOKMARK" => {
                 table::partial_object_metadata(&ev.object)
             }
-            _ => ev.object,
+            _ => std::sync::Arc::unwrap_or_clone(ev.object),
         };
-        let mut line =
-            serde_json::to_vec(&json!({"type": ev.type_, "object": object})).unwrap_or_default();
-        line.push(b'\n');
-        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line))
+        Ok::<_, std::convert::Infallible>(crate::watch::cache::event_line(ev.type_, &object))
     });
     let mut resp = Response::new(Body::from_stream(lines));
     resp.headers_mut().insert(

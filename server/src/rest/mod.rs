@@ -28,6 +28,9 @@ pub struct ObjectList {
     pub resource_version: u64,
     /// A token for the next page, if there is one.
     pub continue_token: Option<String>,
+    /// The objects as JSON bytes instead of `items`, when the list came from
+    /// the watch cache: JSON output concatenates them without a parse.
+    pub raw_items: Option<Vec<bytes::Bytes>>,
 }
 
 /// The result of a write.
@@ -58,8 +61,22 @@ pub enum Deleted {
 pub struct WatchEvent {
     /// ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.
     pub type_: &'static str,
-    /// The object (a `Status` for ERROR).
-    pub object: Value,
+    /// The object (a `Status` for ERROR), shared by the watchers of one event.
+    pub object: std::sync::Arc<Value>,
+    /// The event's JSON line (`{"type":…,"object":…}\n`) when it was
+    /// serialised once for every watcher.
+    pub line: Option<bytes::Bytes>,
+}
+
+impl WatchEvent {
+    /// An event serialised by whoever writes it.
+    pub fn new(type_: &'static str, object: Value) -> Self {
+        WatchEvent {
+            type_,
+            object: std::sync::Arc::new(object),
+            line: None,
+        }
+    }
 }
 
 /// A stream of watch events; it ends when the watch does.

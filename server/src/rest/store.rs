@@ -26,6 +26,8 @@ use crate::error::{ApiError, FieldError, Target};
 use crate::patch::{PatchSchema, apply, managed_fields, strategic};
 use crate::rest::meta;
 use crate::storage::{Event, KeyValue, Rev, Storage, StorageError};
+use crate::watch::cache::{Start, WatchCache};
+use crate::watch::watcher::{self, Filter, WatchPlan};
 
 /// How many times a write that lost a race is retried.
 const RETRIES: usize = 8;
@@ -41,6 +43,8 @@ pub struct TypedStore<K: Resource> {
     prefix: String,
     /// Patch metadata (merge keys, list types); None: strategic merge is refused.
     patch_schema: Option<Arc<PatchSchema>>,
+    /// The watch cache of the type, started by the first watch.
+    cache: tokio::sync::Mutex<Option<Arc<WatchCache>>>,
 }
 
 /// The key prefix of a resource under the store's root (`/registry`):
@@ -90,11 +94,18 @@ pub fn decode_stored(kv: &KeyValue, rev: Rev) -> Result<Value, ApiError> {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ContinueToken {
     v: String,
-    rv: Rev,
+    /// The list's revision; -1 (upstream's convention): continue at the latest.
+    rv: i64,
     start: String,
 }
 
-fn encode_continue(rv: Rev, start: &str) -> String {
+/// Upstream's message for an expired continue token, with a fresh one offered.
+const INCONSISTENT_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. \
+You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. \
+Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk \
+was returned and now may show up in the list.";
+
+fn encode_continue(rv: i64, start: &str) -> String {
     let token = ContinueToken {
         v: "meta.k8s.io/v1".into(),
         rv,
@@ -164,6 +175,7 @@ impl<K: Resource> TypedStore<K> {
             strategy,
             prefix,
             patch_schema: None,
+            cache: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -920,17 +932,22 @@ impl<K: Resource> TypedStore<K> {
         opts.validate()?;
         opts.field_selector.check_supported(&[])?;
         let prefix = self.collection_prefix(self.namespace(scope));
+        if let Some(list) = self.list_from_cache(&prefix, opts).await? {
+            return Ok(list);
+        }
         let (mut start_after, token_rv) = match &opts.continue_token {
             Some(t) => {
                 let t = decode_continue(t, &prefix)?;
-                if let Err(StorageError::Compacted { .. }) = self.storage.check_history(t.rv).await
+                let rv = Rev::try_from(t.rv).ok().filter(|r| *r > 0);
+                if let Some(rv) = rv
+                    && let Err(StorageError::Compacted { .. }) =
+                        self.storage.check_history(rv).await
                 {
-                    return Err(ApiError::expired(
-                        "The provided continue parameter is too old to display a consistent list result. \
-                         You can start a new list without the continue parameter.",
-                    ));
+                    let mut e = ApiError::expired(INCONSISTENT_CONTINUE);
+                    e.continue_token = Some(encode_continue(-1, &t.start));
+                    return Err(e);
                 }
-                (Some(t.start), Some(t.rv))
+                (Some(t.start), rv)
             }
             None => (None, None),
         };
@@ -985,7 +1002,16 @@ impl<K: Resource> TypedStore<K> {
         Ok(ObjectList {
             items,
             resource_version: rev,
-            continue_token: continue_from.map(|k| encode_continue(rev, &k)),
+            raw_items: None,
+            continue_token: continue_from.map(|k| {
+                // An inconsistent continuation (token rv -1) stays inconsistent.
+                let token_rv = if opts.continue_token.is_some() && token_rv.is_none() {
+                    -1
+                } else {
+                    i64::try_from(rev).unwrap_or(-1)
+                };
+                encode_continue(token_rv, &k)
+            }),
         })
     }
 
@@ -998,6 +1024,74 @@ impl<K: Resource> TypedStore<K> {
         json!({"kind": r.kind, "apiVersion": r.api_version(), "metadata": meta})
     }
 
+    /// The watch cache of the type (started, or restarted after its storage
+    /// watch failed, on demand).
+    async fn watch_cache(&self) -> Result<Arc<WatchCache>, ApiError> {
+        let mut slot = self.cache.lock().await;
+        if let Some(c) = slot.as_ref()
+            && !c.failed()
+        {
+            return Ok(c.clone());
+        }
+        let c = WatchCache::start(self.storage.clone(), self.prefix.clone())
+            .await
+            .map_err(|e| self.storage_error(e, ""))?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// A whole (unpaginated) list from the watch cache, when the request
+    /// allows it: `resourceVersion=0` or NotOlderThan a revision (any
+    /// backend), or a consistent read on a store whose revision the cache
+    /// can catch up with locally (the embedded store; on etcd without
+    /// progress requests a consistent read stays a quorum read, as upstream).
+    /// `None`: read storage.
+    async fn list_from_cache(
+        &self,
+        prefix: &str,
+        opts: &ListOptions,
+    ) -> Result<Option<ObjectList>, ApiError> {
+        if opts.limit > 0
+            || opts.continue_token.is_some()
+            || opts.resource_version_match == Some(ResourceVersionMatch::Exact)
+        {
+            return Ok(None);
+        }
+        let min_rev = match opts.resource_version.as_deref() {
+            None | Some("") if self.storage.serves_consistent_reads_from_cache() => self
+                .storage
+                .current_rev()
+                .await
+                .map_err(|e| self.storage_error(e, ""))?,
+            None | Some("") => return Ok(None),
+            Some(v) => match v.parse::<Rev>() {
+                Ok(rv) => rv,
+                Err(_) => return Ok(None),
+            },
+        };
+        let cache = self.watch_cache().await?;
+        cache.wait_for(min_rev, Duration::from_secs(5)).await?;
+        let (objects, rev) = cache.snapshot(prefix)?;
+        let filtered = opts.label_selector.is_empty() && opts.field_selector.0.is_empty();
+        let raw = if filtered {
+            objects
+        } else {
+            objects
+                .into_iter()
+                .filter(|b| {
+                    serde_json::from_slice::<Value>(b).is_ok_and(|o| Self::matches(opts, &o))
+                })
+                .collect()
+        };
+        Ok(Some(ObjectList {
+            items: Vec::new(),
+            resource_version: rev,
+            continue_token: None,
+            raw_items: Some(raw),
+        }))
+    }
+
+    /// A watch served from the watch cache.
     async fn watch_inner(
         &self,
         scope: &RequestScope,
@@ -1005,6 +1099,93 @@ impl<K: Resource> TypedStore<K> {
     ) -> Result<WatchStream, ApiError> {
         opts.validate()?;
         opts.field_selector.check_supported(&[])?;
+        let prefix = self.collection_prefix(self.namespace(scope));
+        let requested: Option<Rev> = opts
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .filter(|v| *v != 0);
+        let current = self
+            .storage
+            .current_rev()
+            .await
+            .map_err(|e| self.storage_error(e, ""))?;
+        if let Some(rev) = requested
+            && rev > current
+        {
+            return Err(ApiError::timeout(format!(
+                "Too large resource version: {rev}, current: {current}"
+            )));
+        }
+        let cache = self.watch_cache().await?;
+        let catch_up = Duration::from_secs(5);
+        let filter = Filter {
+            prefix: prefix.clone(),
+            opts: opts.clone(),
+        };
+        let (initial, rev, rx) = match (opts.send_initial_events, requested) {
+            (Some(true), _) | (None, None) => {
+                // The initial state is at least as new as the storage's now
+                // where the cache can know it (every write under the root
+                // moves its revision); on etcd, whose revision other writers
+                // may move, at least as new as asked.
+                let at_least = if self.storage.serves_consistent_reads_from_cache() {
+                    current.max(requested.unwrap_or(0))
+                } else {
+                    requested.unwrap_or(0)
+                };
+                cache.wait_for(at_least, catch_up).await?;
+                let Start::Snapshot { objects, rev, rx } = cache.subscribe(&prefix, None)? else {
+                    return Err(ApiError::internal("watch cache gave no snapshot"));
+                };
+                let mut initial = watcher::added(objects, |o| {
+                    opts.label_selector.matches_object(o) && opts.field_selector.matches_object(o)
+                });
+                if opts.send_initial_events == Some(true) {
+                    initial.push_back(WatchEvent::new("BOOKMARK", self.bookmark(rev, true)));
+                }
+                (initial, rev, rx)
+            }
+            (Some(false), None) | (_, Some(_)) => {
+                let after = requested.unwrap_or(current);
+                cache.wait_for(after, catch_up).await?;
+                match cache.subscribe(&prefix, Some(after))? {
+                    Start::Replay { events, rev, rx } => (
+                        events.iter().filter_map(|e| filter.convert(e)).collect(),
+                        rev,
+                        rx,
+                    ),
+                    Start::TooOld => return self.watch_from_storage(scope, opts).await,
+                    Start::Snapshot { .. } => {
+                        return Err(ApiError::internal("watch cache gave a snapshot"));
+                    }
+                }
+            }
+        };
+        let timeout = match opts.timeout_seconds {
+            Some(t) => Duration::from_secs(t),
+            // Upstream picks a random duration between 30 and 60 minutes.
+            None => Duration::from_secs(1800 + rand::random::<u64>() % 1800),
+        };
+        Ok(watcher::stream(WatchPlan {
+            initial,
+            rev,
+            rx,
+            filter,
+            timeout,
+            bookmarks: opts
+                .allow_watch_bookmarks
+                .then(|| (self.bookmark(0, false), BOOKMARK_INTERVAL)),
+        }))
+    }
+
+    /// A watch read from storage directly, for a resourceVersion older than
+    /// the watch cache's window.
+    async fn watch_from_storage(
+        &self,
+        scope: &RequestScope,
+        opts: &ListOptions,
+    ) -> Result<WatchStream, ApiError> {
         let prefix = self.collection_prefix(self.namespace(scope));
         let requested: Option<Rev> = opts
             .resource_version
@@ -1060,10 +1241,7 @@ impl<K: Resource> TypedStore<K> {
                     "too old resource version: {requested} ({compacted})"
                 ))
                 .status();
-                let ev = WatchEvent {
-                    type_: "ERROR",
-                    object: serde_json::to_value(status).unwrap_or_default(),
-                };
+                let ev = WatchEvent::new("ERROR", serde_json::to_value(status).unwrap_or_default());
                 return Ok(futures::stream::iter([ev]).boxed());
             }
             Err(e) => return Err(self.storage_error(e, "")),
@@ -1085,25 +1263,12 @@ impl<K: Resource> TypedStore<K> {
             let mut events = events;
             let mut last = start;
             for obj in initial {
-                if tx
-                    .send(WatchEvent {
-                        type_: "ADDED",
-                        object: obj,
-                    })
-                    .await
-                    .is_err()
-                {
+                if tx.send(WatchEvent::new("ADDED", obj)).await.is_err() {
                     return;
                 }
             }
             if let Some(marker) = end_marker
-                && tx
-                    .send(WatchEvent {
-                        type_: "BOOKMARK",
-                        object: marker,
-                    })
-                    .await
-                    .is_err()
+                && tx.send(WatchEvent::new("BOOKMARK", marker)).await.is_err()
             {
                 return;
             }
@@ -1116,7 +1281,7 @@ impl<K: Resource> TypedStore<K> {
                     _ = ticker.tick(), if bookmarks => {
                         let mut b = kind_bookmark.clone();
                         b["metadata"]["resourceVersion"] = Value::String(last.to_string());
-                        if tx.send(WatchEvent { type_: "BOOKMARK", object: b }).await.is_err() {
+                        if tx.send(WatchEvent::new("BOOKMARK", b)).await.is_err() {
                             return;
                         }
                     }
@@ -1125,7 +1290,7 @@ impl<K: Resource> TypedStore<K> {
                             None => return,
                             Some(Err(e)) => {
                                 let status = ApiError::from_storage(e, Target { resource: "", group: "", name: "" }).status();
-                                let _ = tx.send(WatchEvent { type_: "ERROR", object: serde_json::to_value(status).unwrap_or_default() }).await;
+                                let _ = tx.send(WatchEvent::new("ERROR", serde_json::to_value(status).unwrap_or_default())).await;
                                 return;
                             }
                             Some(Ok(ev)) => ev,
@@ -1143,7 +1308,7 @@ impl<K: Resource> TypedStore<K> {
                         }
                         if let Some((type_, object)) = out
                             && opts.label_selector.matches_object(&object) && opts.field_selector.matches_object(&object)
-                                && tx.send(WatchEvent { type_, object }).await.is_err()
+                                && tx.send(WatchEvent::new(type_, object)).await.is_err()
                             {
                                 return;
                             }

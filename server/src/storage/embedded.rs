@@ -301,6 +301,12 @@ impl EmbeddedStore {
 
 #[async_trait]
 impl Storage for EmbeddedStore {
+    fn serves_consistent_reads_from_cache(&self) -> bool {
+        // One process owns the store: its current revision is what the
+        // watch cache must reach to be consistent.
+        true
+    }
+
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, StorageError> {
         let txn = self.db.begin_read().map_err(internal)?;
         let table = txn.open_table(OBJECTS).map_err(internal)?;

@@ -245,7 +245,12 @@ impl Storage for EtcdStore {
         if limit > 0 {
             options = options.with_limit(i64::try_from(limit).unwrap_or(i64::MAX));
         }
-        let mut kv = self.client.kv_client();
+        // A whole collection can exceed gRPC's 4 MiB default (10,000 ConfigMaps
+        // of 1 KiB are 14 MB); upstream's client allows up to 2 GiB.
+        let mut kv = self
+            .client
+            .kv_client()
+            .max_decoding_message_size(i32::MAX as usize);
         let resp = bounded(kv.get(start, Some(options))).await?;
         let items = resp
             .kvs()

@@ -130,6 +130,13 @@ pub trait Storage: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether a consistent read may be served by a watch cache that caught
+    /// up with [`Storage::current_rev`] (true for a local store; etcd would
+    /// need watch progress requests, so its consistent reads stay quorum reads).
+    fn serves_consistent_reads_from_cache(&self) -> bool {
+        false
+    }
+
     /// Reads one key.
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, StorageError>;
 

@@ -1,0 +1,524 @@
+//! The watch cache of one resource type: one storage watch feeds the current
+//! objects and a bounded window of recent events; every API watch of the
+//! type is served from it (upstream: apiserver `pkg/storage/cacher`).
+//!
+//! Each event is decoded and serialised once, when it is applied; watchers
+//! share the bytes. Events reach watchers through a bounded broadcast
+//! channel: a watcher that falls `FANOUT_CAPACITY` events behind is cut off
+//! with an ERROR 410 so that its client relists, and never slows the others
+//! or grows memory.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+
+use crate::error::ApiError;
+use crate::rest::store::decode_stored;
+use crate::storage::{Event, Rev, Storage, StorageError};
+
+/// How many recent events the cache keeps for watches that resume from a
+/// resourceVersion.
+pub const WINDOW_CAPACITY: usize = 1024;
+/// How many events a watcher may fall behind before it is cut off.
+pub const FANOUT_CAPACITY: usize = 4096;
+
+/// One change, decoded and serialised once for every watcher.
+#[derive(Debug)]
+pub struct CachedEvent {
+    /// The revision of the change.
+    pub rev: Rev,
+    /// The storage key.
+    pub key: String,
+    /// ADDED, MODIFIED or DELETED, as an unfiltered watch reports it.
+    pub type_: &'static str,
+    /// The object the event carries (for DELETED: the last state, at the
+    /// delete's resourceVersion).
+    pub object: Arc<Value>,
+    /// The state before the change, if the key existed.
+    pub prev: Option<Arc<Value>>,
+    /// `{"type":…,"object":…}\n`, the JSON line of the event.
+    pub line: Bytes,
+}
+
+fn encode(v: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+}
+
+/// The JSON line of a watch event: `{"type":…,"object":…}` in upstream's key
+/// order (clients that scan the start of a line for the type rely on it).
+pub fn event_line(type_: &str, object: &Value) -> Bytes {
+    let mut line = Vec::with_capacity(512);
+    line.extend_from_slice(b"{\"type\":\"");
+    line.extend_from_slice(type_.as_bytes());
+    line.extend_from_slice(b"\",\"object\":");
+    if serde_json::to_writer(&mut line, object).is_err() {
+        line.extend_from_slice(b"null");
+    }
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
+}
+
+struct State {
+    /// Current objects by key, as JSON with their resourceVersion set (bytes,
+    /// not parsed values: a third of the memory).
+    objects: BTreeMap<String, Bytes>,
+    /// Recent events, oldest first; it covers every change after `window_start`.
+    window: VecDeque<Arc<CachedEvent>>,
+    window_start: Rev,
+    /// The revision the cache reflects.
+    rev: Rev,
+    /// Dropped when the storage watch fails: every receiver then ends.
+    tx: Option<broadcast::Sender<Arc<CachedEvent>>>,
+}
+
+/// What a new watcher starts from.
+pub enum Start {
+    /// The current objects at `rev`, then the live events.
+    Snapshot {
+        /// The objects as JSON, in key order.
+        objects: Vec<Bytes>,
+        /// The revision of the snapshot.
+        rev: Rev,
+        /// Live events after `rev`.
+        rx: broadcast::Receiver<Arc<CachedEvent>>,
+    },
+    /// The window's events after the revision asked for, then the live events.
+    Replay {
+        /// Events after the revision asked for.
+        events: Vec<Arc<CachedEvent>>,
+        /// The revision of the last of them (or the one asked for).
+        rev: Rev,
+        /// Live events after `rev`.
+        rx: broadcast::Receiver<Arc<CachedEvent>>,
+    },
+    /// The revision is older than the window: the caller reads storage.
+    TooOld,
+}
+
+/// The cache of one key prefix (one resource type, all namespaces).
+pub struct WatchCache {
+    state: RwLock<State>,
+    progress: watch::Sender<Rev>,
+    prefix: String,
+}
+
+impl WatchCache {
+    /// Lists `prefix`, starts the storage watch after the list's revision and
+    /// returns the cache it feeds.
+    pub async fn start(
+        storage: Arc<dyn Storage>,
+        prefix: String,
+    ) -> Result<Arc<WatchCache>, StorageError> {
+        let list = storage.list(&prefix, None, 0).await?;
+        let mut objects = BTreeMap::new();
+        for kv in &list.items {
+            if let Ok(v) = decode_stored(kv, kv.mod_rev) {
+                objects.insert(kv.key.clone(), encode(&v));
+            }
+        }
+        // The watch covers the store's whole root, not just the prefix: every
+        // write then moves the cache's revision, so "caught up with the
+        // store's revision" can be known (a watch of the prefix alone would
+        // never see the revisions of other types' writes).
+        let root = format!("{}/", storage.key_prefix());
+        let events = storage.watch(&root, list.rev).await?;
+        let (tx, _) = broadcast::channel(FANOUT_CAPACITY);
+        let (progress, _) = watch::channel(list.rev);
+        let cache = Arc::new(WatchCache {
+            state: RwLock::new(State {
+                objects,
+                window: VecDeque::new(),
+                window_start: list.rev,
+                rev: list.rev,
+                tx: Some(tx),
+            }),
+            progress,
+            prefix,
+        });
+        let feeder = Arc::downgrade(&cache);
+        tokio::spawn(async move {
+            let mut events = events;
+            while let Some(next) = events.next().await {
+                let Some(cache) = feeder.upgrade() else {
+                    return;
+                };
+                match next {
+                    Ok(ev) => cache.apply(ev),
+                    Err(e) => {
+                        tracing::warn!(prefix = %cache.prefix, error = %e, "watch cache lost its storage watch");
+                        break;
+                    }
+                }
+            }
+            if let Some(cache) = feeder.upgrade() {
+                cache.fail();
+            }
+        });
+        Ok(cache)
+    }
+
+    /// Whether the storage watch behind the cache has ended.
+    pub fn failed(&self) -> bool {
+        self.state.read().map(|s| s.tx.is_none()).unwrap_or(true)
+    }
+
+    fn fail(&self) {
+        if let Ok(mut s) = self.state.write() {
+            s.tx = None;
+        }
+    }
+
+    fn apply(&self, ev: Event) {
+        let Ok(mut s) = self.state.write() else {
+            return;
+        };
+        let rev = ev.rev();
+        if rev <= s.rev {
+            return;
+        }
+        if !ev.key().starts_with(&self.prefix) {
+            // Another type's write: only the revision moves.
+            s.rev = rev;
+            drop(s);
+            self.progress.send_replace(rev);
+            return;
+        }
+        let key = ev.key().to_string();
+        let prev = s
+            .objects
+            .get(&key)
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            .map(Arc::new);
+        let (type_, object) = match &ev {
+            Event::Put { kv } => {
+                let Ok(obj) = decode_stored(kv, kv.mod_rev) else {
+                    s.rev = rev;
+                    return;
+                };
+                s.objects.insert(key.clone(), encode(&obj));
+                let obj = Arc::new(obj);
+                (if prev.is_some() { "MODIFIED" } else { "ADDED" }, obj)
+            }
+            Event::Delete { prev: last, rev } => {
+                s.objects.remove(&key);
+                let Ok(obj) = decode_stored(last, *rev) else {
+                    s.rev = *rev;
+                    return;
+                };
+                ("DELETED", Arc::new(obj))
+            }
+        };
+        let line = event_line(type_, &object);
+        let cached = Arc::new(CachedEvent {
+            rev,
+            key,
+            type_,
+            object,
+            prev,
+            line,
+        });
+        s.window.push_back(cached.clone());
+        while s.window.len() > WINDOW_CAPACITY {
+            if let Some(old) = s.window.pop_front() {
+                s.window_start = old.rev;
+            }
+        }
+        s.rev = rev;
+        if let Some(tx) = &s.tx {
+            // No receiver is not an error: nobody watches right now.
+            let _ = tx.send(cached);
+        }
+        drop(s);
+        self.progress.send_replace(rev);
+    }
+
+    /// The revision the cache reflects.
+    pub fn rev(&self) -> Rev {
+        *self.progress.borrow()
+    }
+
+    /// Waits (at most `within`) until the cache reflects revision `rev`.
+    pub async fn wait_for(&self, rev: Rev, within: Duration) -> Result<(), ApiError> {
+        let mut rx = self.progress.subscribe();
+        let wait = rx.wait_for(|r| *r >= rev);
+        match tokio::time::timeout(within, wait).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(ApiError::timeout(format!(
+                "Too large resource version: {rev}, current: {}",
+                self.rev()
+            ))),
+        }
+    }
+
+    /// The current objects under `prefix` (as JSON) and the revision they are at.
+    pub fn snapshot(&self, prefix: &str) -> Result<(Vec<Bytes>, Rev), ApiError> {
+        let s = self
+            .state
+            .read()
+            .map_err(|_| ApiError::internal("watch cache lock poisoned"))?;
+        let items = s
+            .objects
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(_, v)| v.clone())
+            .collect();
+        Ok((items, s.rev))
+    }
+
+    /// Registers a watcher: from a snapshot (`after` = None) or after a revision.
+    pub fn subscribe(&self, prefix: &str, after: Option<Rev>) -> Result<Start, ApiError> {
+        let s = self
+            .state
+            .read()
+            .map_err(|_| ApiError::internal("watch cache lock poisoned"))?;
+        let Some(tx) = &s.tx else {
+            return Err(ApiError::unavailable("the watch cache is restarting"));
+        };
+        // Subscribing under the read lock: `apply` sends under the write lock,
+        // so the live stream starts right after what the snapshot/window shows.
+        let rx = tx.subscribe();
+        match after {
+            None => {
+                let objects = s
+                    .objects
+                    .range(prefix.to_string()..)
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                Ok(Start::Snapshot {
+                    objects,
+                    rev: s.rev,
+                    rx,
+                })
+            }
+            Some(after) if after < s.window_start => Ok(Start::TooOld),
+            Some(after) => {
+                let events = s
+                    .window
+                    .iter()
+                    .filter(|e| e.rev > after && e.key.starts_with(prefix))
+                    .cloned()
+                    .collect();
+                Ok(Start::Replay {
+                    events,
+                    rev: s.rev.max(after),
+                    rx,
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rest::ListOptions;
+    use crate::selector::LabelSelector;
+    use crate::storage::embedded::EmbeddedStore;
+    use crate::watch::watcher::{self, Filter, WatchPlan};
+    use serde_json::json;
+
+    const P: &str = "/registry/configmaps/";
+
+    fn cm(name: &str, app: &str) -> Bytes {
+        Bytes::from(
+            json!({"kind": "ConfigMap", "apiVersion": "v1",
+                   "metadata": {"name": name, "namespace": "ns", "labels": {"app": app}}})
+            .to_string(),
+        )
+    }
+
+    fn key(name: &str) -> String {
+        format!("{P}ns/{name}")
+    }
+
+    async fn setup() -> (tempfile::TempDir, Arc<dyn Storage>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        (dir, store)
+    }
+
+    fn plan(rx: broadcast::Receiver<Arc<CachedEvent>>, rev: Rev, selector: &str) -> WatchPlan {
+        WatchPlan {
+            initial: VecDeque::new(),
+            rev,
+            rx,
+            filter: Filter {
+                prefix: P.into(),
+                opts: ListOptions {
+                    label_selector: LabelSelector::parse(selector).unwrap(),
+                    ..Default::default()
+                },
+            },
+            timeout: Duration::from_secs(30),
+            bookmarks: None,
+        }
+    }
+
+    async fn next(s: &mut crate::rest::WatchStream) -> crate::rest::WatchEvent {
+        tokio::time::timeout(Duration::from_secs(5), s.next())
+            .await
+            .expect("an event in time")
+            .expect("the stream goes on")
+    }
+
+    #[tokio::test]
+    async fn snapshot_then_events_serialised_once_for_all_watchers() {
+        let (_dir, store) = setup().await;
+        store.create(&key("a"), cm("a", "x")).await.unwrap();
+        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        let Start::Snapshot { objects, rev, rx } = cache.subscribe(P, None).unwrap() else {
+            panic!("snapshot expected")
+        };
+        assert_eq!(objects.len(), 1);
+        let Start::Snapshot { rx: rx2, .. } = cache.subscribe(P, None).unwrap() else {
+            panic!("snapshot expected")
+        };
+        let mut w1 = watcher::stream(plan(rx, rev, ""));
+        let mut w2 = watcher::stream(plan(rx2, rev, ""));
+        store.create(&key("b"), cm("b", "x")).await.unwrap();
+        let (e1, e2) = (next(&mut w1).await, next(&mut w2).await);
+        assert_eq!(e1.type_, "ADDED");
+        let (l1, l2) = (e1.line.unwrap(), e2.line.unwrap());
+        // The same bytes, not two serialisations.
+        assert_eq!(l1.as_ptr(), l2.as_ptr());
+        let line: Value = serde_json::from_slice(&l1).unwrap();
+        assert_eq!(line["object"]["metadata"]["name"], "b");
+        assert_eq!(
+            line["object"]["metadata"]["resourceVersion"],
+            cache.rev().to_string()
+        );
+    }
+
+    #[tokio::test]
+    async fn selector_transitions_as_upstream() {
+        let (_dir, store) = setup().await;
+        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        let Start::Snapshot { rev, rx, .. } = cache.subscribe(P, None).unwrap() else {
+            panic!("snapshot expected")
+        };
+        let mut w = watcher::stream(plan(rx, rev, "app=a"));
+        let kv = store.create(&key("o"), cm("o", "b")).await.unwrap();
+        store.create(&key("other"), cm("other", "b")).await.unwrap();
+        let kv = store
+            .update(&key("o"), cm("o", "a"), kv.mod_rev)
+            .await
+            .unwrap();
+        let ev = next(&mut w).await;
+        assert_eq!(
+            (ev.type_, ev.object["metadata"]["labels"]["app"].as_str()),
+            ("ADDED", Some("a"))
+        );
+        let moved = store
+            .update(&key("o"), cm("o", "c"), kv.mod_rev)
+            .await
+            .unwrap();
+        let ev = next(&mut w).await;
+        // Out of the selector: DELETED with the previous content at the new revision.
+        assert_eq!(ev.type_, "DELETED");
+        assert_eq!(ev.object["metadata"]["labels"]["app"], "a");
+        assert_eq!(
+            ev.object["metadata"]["resourceVersion"],
+            moved.mod_rev.to_string()
+        );
+        let kv = store
+            .update(&key("o"), cm("o", "a"), moved.mod_rev)
+            .await
+            .unwrap();
+        assert_eq!(next(&mut w).await.type_, "ADDED");
+        let kv = store
+            .update(&key("o"), cm("o", "a"), kv.mod_rev)
+            .await
+            .unwrap();
+        assert_eq!(next(&mut w).await.type_, "MODIFIED");
+        store.delete(&key("o"), Some(kv.mod_rev)).await.unwrap();
+        let ev = next(&mut w).await;
+        assert_eq!(ev.type_, "DELETED");
+        assert_eq!(ev.object["metadata"]["name"], "o");
+    }
+
+    #[tokio::test]
+    async fn replay_from_window_and_too_old_below_it() {
+        let (_dir, store) = setup().await;
+        let first = store.create(&key("a"), cm("a", "x")).await.unwrap();
+        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        let start = cache.rev();
+        let b = store.create(&key("b"), cm("b", "x")).await.unwrap();
+        cache
+            .wait_for(b.mod_rev, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let Start::Replay { events, rev, .. } = cache.subscribe(P, Some(start)).unwrap() else {
+            panic!("replay expected")
+        };
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].key, key("b"));
+        assert_eq!(rev, b.mod_rev);
+        assert!(matches!(
+            cache.subscribe(P, Some(first.mod_rev - 1)).unwrap(),
+            Start::TooOld
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_slow_watcher_is_cut_off_with_410() {
+        let (_dir, store) = setup().await;
+        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        let Start::Snapshot { rev, rx, .. } = cache.subscribe(P, None).unwrap() else {
+            panic!("snapshot expected")
+        };
+        let Start::Snapshot { rx: fast_rx, .. } = cache.subscribe(P, None).unwrap() else {
+            panic!("snapshot expected")
+        };
+        let mut slow = watcher::stream(plan(rx, rev, ""));
+        let mut fast = watcher::stream(plan(fast_rx, rev, ""));
+        let n = FANOUT_CAPACITY + 10;
+        let writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..n {
+                    store
+                        .create(&key(&format!("o{i}")), cm("o", "x"))
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        // The fast watcher keeps up and sees every event.
+        for _ in 0..n {
+            assert_eq!(next(&mut fast).await.type_, "ADDED");
+        }
+        writer.await.unwrap();
+        // The slow one never read: it gets a 410 and its stream ends.
+        let mut last = next(&mut slow).await;
+        while last.type_ == "ADDED" {
+            last = next(&mut slow).await;
+        }
+        assert_eq!(last.type_, "ERROR");
+        assert_eq!(last.object["code"], 410);
+        assert!(slow.next().await.is_none());
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn event_lines_put_the_type_first_as_upstream() {
+        let line = event_line(
+            "ADDED",
+            &json!({"kind": "ConfigMap", "metadata": {"name": "a"}}),
+        );
+        assert!(line.starts_with(br#"{"type":"ADDED","object":{"#));
+        assert!(line.ends_with(b"}\n"));
+        let v: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["object"]["metadata"]["name"], "a");
+    }
+}
