@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod client;
 mod compaction;
 mod durability;
 mod etcd;
