@@ -9,6 +9,7 @@ mod compaction;
 mod durability;
 mod etcd;
 mod http;
+mod kube_rs;
 mod kubectl;
 mod python;
 mod workflow;
