@@ -712,6 +712,11 @@ impl Background {
         self.stdout.lock().expect("lock").clone()
     }
 
+    /// The exit status, if the process has ended.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait")
+    }
+
     /// Standard error so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("lock").clone()
@@ -849,6 +854,22 @@ pub fn python_client_available() -> bool {
         eprintln!("note: python3 cannot import `kubernetes` (pip install kubernetes); skipping");
     }
     ok
+}
+
+/// Starts `python3 tests/python/<script> <kubeconfig> [args]` in the background.
+pub fn spawn_python(server: &Server, script: &str, args: &[&str]) -> Background {
+    let path = python_script(script);
+    assert!(path.is_file(), "missing {}", path.display());
+    let mut cmd = Command::new("python3");
+    cmd.arg(&path)
+        .arg(server.kubeconfig())
+        .args(args)
+        .env("HOME", server.home())
+        .env("PYTHONUNBUFFERED", "1");
+    for k in SCRUBBED_ENV {
+        cmd.env_remove(k);
+    }
+    Background::spawn(cmd, format!("python3 {script}"))
 }
 
 /// Runs `python3 tests/python/<script> <kubeconfig> [args]` against `server`.

@@ -12,4 +12,5 @@ mod http;
 mod kube_rs;
 mod kubectl;
 mod python;
+mod restart_watch;
 mod workflow;
