@@ -377,10 +377,10 @@ fn typed_client_watch_resumes_across_a_server_restart() {
     rt.spawn(async move {
         let mut w = watcher.watcher(&WatchParams::new(), "");
         while let Some(item) = w.next().await {
-            if let Ok(e) = item {
-                if tx.send(describe(&e)).is_err() {
-                    return;
-                }
+            if let Ok(e) = item
+                && tx.send(describe(&e)).is_err()
+            {
+                return;
             }
         }
     });
