@@ -291,6 +291,39 @@ mod tests {
     }
 
     #[test]
+    fn patch_kinds_have_their_content_types_and_apply_its_manager() {
+        let v = json!({"data": {"a": "1"}});
+        assert_eq!(
+            Patch::Merge(v.clone()).content_type(),
+            "application/merge-patch+json"
+        );
+        assert_eq!(
+            Patch::Json(json!([])).content_type(),
+            "application/json-patch+json"
+        );
+        assert_eq!(
+            Patch::Strategic(v.clone()).content_type(),
+            "application/strategic-merge-patch+json"
+        );
+        assert_eq!(
+            Patch::Apply(v.clone()).content_type(),
+            "application/apply-patch+yaml"
+        );
+        assert_eq!(Patch::Apply(v.clone()).body(), &v);
+        let p = PatchParams {
+            force: true,
+            ..PatchParams::apply("me")
+        };
+        assert_eq!(
+            p.query(),
+            vec![
+                ("fieldManager", "me".to_string()),
+                ("force", "true".to_string())
+            ]
+        );
+    }
+
+    #[test]
     fn delete_body_carries_preconditions() {
         let p = DeleteParams {
             precondition_resource_version: Some("7".into()),
