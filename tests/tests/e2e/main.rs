@@ -9,7 +9,7 @@ mod compaction;
 mod durability;
 mod etcd;
 mod http;
-mod kube_rs;
+mod kube_watch;
 mod kubectl;
 mod python;
 mod restart_watch;
