@@ -4,13 +4,15 @@
 //! Three stages, each a module: [`parse`] reads the OpenAPI 3.0 documents,
 //! [`model`] turns them into groups, versions, kinds, resources and types with
 //! Kubernetes' schema extensions, and [`emit`] writes formatted Rust. [`openapi`]
-//! prepares the schemas the server publishes at `/openapi/v3`.
+//! prepares the schemas the server publishes at `/openapi/v3`; [`protobuf`]
+//! emits the protobuf encoding of the types with field numbers.
 
 pub mod emit;
 pub mod error;
 pub mod model;
 pub mod openapi;
 pub mod parse;
+pub mod protobuf;
 
 use std::path::Path;
 
@@ -24,7 +26,9 @@ pub fn load(dir: &Path) -> Result<Api, Error> {
     for path in parse::find_files(dir)? {
         files.push(parse::read_file(&path)?);
     }
-    model::build(&files)
+    let api = model::build(&files)?;
+    protobuf::check(&api)?;
+    Ok(api)
 }
 
 /// Generates the Rust code for every schema file under `dir`.

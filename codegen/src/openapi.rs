@@ -74,6 +74,8 @@ fn rewrite(
     match value {
         Value::Object(map) => {
             map.remove("x-kapi-resource");
+            map.remove("x-kapi-protobuf");
+            map.remove("x-kapi-protobuf-optional");
             for (k, v) in map.iter_mut() {
                 if k == "$ref" {
                     if let Some((g, ver, n)) =

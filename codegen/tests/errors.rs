@@ -636,3 +636,79 @@ fn unknown_type_of_map_values() {
          unknown type \"str\"; expected one of object, array, string, integer, number, boolean"
     );
 }
+
+#[test]
+fn protobuf_number_missing_on_a_property() {
+    let t = Tree::new().file(
+        "example.com/v1.yaml",
+        &doc("    Gadget:
+      type: object
+      properties:
+        size: {type: integer, x-kapi-protobuf: 1}
+        colour: {type: string}
+"),
+    );
+    assert_eq!(
+        t.error(),
+        "api-defs/example.com/v1.yaml: #/components/schemas/Gadget/properties/colour/x-kapi-protobuf: \
+         a type with protobuf field numbers needs one on every property (a positive integer, or false to leave it out)"
+    );
+}
+
+#[test]
+fn protobuf_number_used_twice() {
+    let t = Tree::new().file(
+        "example.com/v1.yaml",
+        &doc("    Gadget:
+      type: object
+      properties:
+        size: {type: integer, x-kapi-protobuf: 1}
+        colour: {type: string, x-kapi-protobuf: 1}
+"),
+    );
+    assert_eq!(
+        t.error(),
+        "api-defs/example.com/v1.yaml: #/components/schemas/Gadget/properties/size/x-kapi-protobuf: \
+         field number 1 is out of range or used twice"
+    );
+}
+
+#[test]
+fn protobuf_field_of_a_type_without_numbers() {
+    let t = Tree::new().file(
+        "example.com/v1.yaml",
+        &doc("    Gadget:
+      type: object
+      properties:
+        part:
+          allOf:
+            - $ref: '#/components/schemas/Part'
+          x-kapi-protobuf: 1
+    Part:
+      type: object
+      properties:
+        name: {type: string}
+"),
+    );
+    assert_eq!(
+        t.error(),
+        "api-defs/example.com/v1.yaml: #/components/schemas/Gadget/properties/part/x-kapi-protobuf: \
+         Part has no protobuf field numbers"
+    );
+}
+
+#[test]
+fn protobuf_unknown_alias_encoding() {
+    let t = Tree::new().file(
+        "example.com/v1.yaml",
+        &doc("    Stamp:
+      type: string
+      x-kapi-protobuf: clock
+"),
+    );
+    assert_eq!(
+        t.error(),
+        "api-defs/example.com/v1.yaml: #/components/schemas/Stamp/x-kapi-protobuf: \
+         must be one of time, micro-time, quantity, raw, empty, schema-or-array, schema-or-bool, schema-or-string-array"
+    );
+}

@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 const UPSTREAM_PREFIX: &[(&str, &str)] = &[
     ("core/v1.yaml", "io.k8s.api.core.v1."),
     ("coordination.k8s.io/v1.yaml", "io.k8s.api.coordination.v1."),
+    ("autoscaling/v1.yaml", "io.k8s.api.autoscaling.v1."),
     (
         "apiextensions.k8s.io/v1.yaml",
         "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.",

@@ -13,12 +13,15 @@ extern crate self as kapi_generated;
 pub mod client;
 mod int_or_string;
 mod meta;
+pub mod proto;
 pub mod resource;
+mod unstructured;
 
 pub use int_or_string::IntOrString;
 /// Makes a struct a resource; see the `kapi-macros` crate.
 pub use kapi_macros::Resource;
 pub use resource::{ApiResource, Resource, Scope, StaticResource};
+pub use unstructured::Unstructured;
 
 /// The generated types, one module per group and version.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

@@ -73,6 +73,17 @@ fn legacy_resource(ep: &Endpoint) -> Vec<Value> {
             "verbs": status_verbs,
         }));
     }
+    if r.scale_subresource.is_some() {
+        out.push(json!({
+            "name": format!("{}/scale", r.plural),
+            "singularName": "",
+            "namespaced": r.namespaced(),
+            "group": "autoscaling",
+            "version": "v1",
+            "kind": "Scale",
+            "verbs": ["get", "patch", "update"],
+        }));
+    }
     out
 }
 
@@ -93,9 +104,20 @@ fn aggregated_resource(ep: &Endpoint) -> Value {
         v["categories"] = json!(r.categories);
     }
     let status_verbs = ep.status_verbs();
+    let mut subresources = Vec::new();
     if !status_verbs.is_empty() {
-        v["subresources"] =
-            json!([{"subresource": "status", "responseKind": kind, "verbs": status_verbs}]);
+        subresources
+            .push(json!({"subresource": "status", "responseKind": kind, "verbs": status_verbs}));
+    }
+    if r.scale_subresource.is_some() {
+        subresources.push(json!({
+            "subresource": "scale",
+            "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            "verbs": ["get", "patch", "update"],
+        }));
+    }
+    if !subresources.is_empty() {
+        v["subresources"] = json!(subresources);
     }
     v
 }

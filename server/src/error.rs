@@ -69,7 +69,11 @@ impl FieldError {
         FieldError {
             reason: "FieldValueRequired",
             field: field.into(),
-            message: format!("Required value: {detail}"),
+            message: if detail.is_empty() {
+                "Required value".into()
+            } else {
+                format!("Required value: {detail}")
+            },
         }
     }
 

@@ -5,13 +5,17 @@
 //! wrapper around it.
 
 pub mod cli;
+pub mod crd;
 pub mod discovery;
 pub mod error;
 pub mod http;
+pub mod jsonpath;
 pub mod kubeconfig;
 pub mod openapi;
+pub mod patch;
 pub mod rest;
 pub mod selector;
+pub mod snapshot;
 pub mod storage;
 pub mod table;
 pub mod testing;
@@ -201,11 +205,27 @@ pub async fn start_with_storage(
         Err(e) => return Err(e),
     };
     let gv = format!("v1.{}.0", http::KUBE_MINOR);
+    let discovery = Arc::new(snapshot::Snapshot::new(discovery::Discovery::build(
+        &registry,
+    )));
+    let openapi = Arc::new(snapshot::Snapshot::new(openapi::OpenApi::build(
+        &registry, &gv,
+    )));
+    let crds = crd::CrdServer::new(
+        storage.clone(),
+        registry.clone(),
+        discovery.clone(),
+        openapi.clone(),
+        gv.clone(),
+    );
+    crds.start().await.map_err(|e| {
+        StartError::Bootstrap(format!("cannot read CustomResourceDefinitions: {e}"))
+    })?;
     let state = Arc::new(http::AppState {
-        discovery: discovery::Discovery::build(&registry),
-        openapi: openapi::OpenApi::build(&registry, &gv),
+        discovery,
+        openapi,
         registry,
-        delegate: Arc::new(http::NotFound),
+        delegate: Arc::new(crd::handler::CrdHandler(crds)),
         ready: AtomicBool::new(false),
         storage,
     });

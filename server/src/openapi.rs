@@ -5,6 +5,7 @@
 //! `fieldManager` parameters kubectl looks for.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,8 +19,8 @@ use crate::rest::install::Registry;
 /// The published documents.
 #[derive(Debug, Clone, Default)]
 pub struct OpenApi {
-    /// `api/v1` or `apis/g/v` → (document bytes, hash).
-    docs: BTreeMap<String, (Vec<u8>, String)>,
+    /// `api/v1` or `apis/g/v` → (document bytes, hash), shared between snapshots.
+    docs: BTreeMap<String, Arc<(Vec<u8>, String)>>,
     index: Vec<u8>,
 }
 
@@ -317,6 +318,42 @@ fn paths_for(ep: &Endpoint, published: &str) -> Vec<(String, Value)> {
     out
 }
 
+fn gv_key(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+fn document_entry(doc: &Value) -> Arc<(Vec<u8>, String)> {
+    let bytes = serde_json::to_vec(doc).unwrap_or_default();
+    let h = hash(&bytes);
+    Arc::new((bytes, h))
+}
+
+/// One group/version's document: the paths of its endpoints (each kind's
+/// schema published under the name `published` gives) and `schemas`.
+pub fn group_version_document(
+    eps: &[&Endpoint],
+    schemas: Value,
+    server_version: &str,
+    published: impl Fn(&Endpoint) -> String,
+) -> Value {
+    let mut paths = Map::new();
+    for ep in eps {
+        for (p, v) in paths_for(ep, &published(ep)) {
+            paths.insert(p, v);
+        }
+    }
+    json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": server_version},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    })
+}
+
 fn hash(bytes: &[u8]) -> String {
     hex::encode_upper(Sha512::digest(bytes))
 }
@@ -331,8 +368,7 @@ impl OpenApi {
                 .or_default()
                 .push(ep);
         }
-        let mut docs = BTreeMap::new();
-        let mut index = Map::new();
+        let mut out = OpenApi::default();
         for ((group, ver), eps) in by_gv {
             let generated = kapi_generated::api::OPENAPI_SCHEMAS
                 .iter()
@@ -340,37 +376,47 @@ impl OpenApi {
             let schemas: Value = generated
                 .and_then(|s| serde_json::from_str(s.schemas).ok())
                 .unwrap_or_else(|| json!({}));
-            let mut paths = Map::new();
-            for ep in eps {
-                let published = generated
+            let doc = group_version_document(&eps, schemas, version, |ep| {
+                generated
                     .and_then(|s| s.kinds.iter().find(|(k, _)| *k == ep.resource.kind))
                     .map(|(_, n)| n.to_string())
-                    .unwrap_or_else(|| ep.resource.kind.clone());
-                for (p, v) in paths_for(ep, &published) {
-                    paths.insert(p, v);
-                }
-            }
-            let key = if group.is_empty() {
-                format!("api/{ver}")
-            } else {
-                format!("apis/{group}/{ver}")
-            };
-            let doc = json!({
-                "openapi": "3.0.0",
-                "info": {"title": "Kubernetes", "version": version},
-                "paths": paths,
-                "components": {"schemas": schemas},
+                    .unwrap_or_else(|| ep.resource.kind.clone())
             });
-            let bytes = serde_json::to_vec(&doc).unwrap_or_default();
-            let h = hash(&bytes);
+            out.docs.insert(gv_key(&group, &ver), document_entry(&doc));
+        }
+        out.rebuild_index();
+        out
+    }
+
+    /// Replaces (or, with None, removes) one group/version's document and
+    /// updates the index; the other documents are shared, not rebuilt.
+    pub fn set_document(&mut self, group: &str, version: &str, doc: Option<&Value>) {
+        let key = gv_key(group, version);
+        match doc {
+            Some(d) => {
+                self.docs.insert(key, document_entry(d));
+            }
+            None => {
+                self.docs.remove(&key);
+            }
+        }
+        self.rebuild_index();
+    }
+
+    /// Whether a group/version has a document.
+    pub fn has_document(&self, group: &str, version: &str) -> bool {
+        self.docs.contains_key(&gv_key(group, version))
+    }
+
+    fn rebuild_index(&mut self) {
+        let mut index = Map::new();
+        for (key, entry) in &self.docs {
             index.insert(
                 key.clone(),
-                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={h}")}),
+                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", entry.1)}),
             );
-            docs.insert(key, (bytes, h));
         }
-        let index = serde_json::to_vec(&json!({"paths": index})).unwrap_or_default();
-        OpenApi { docs, index }
+        self.index = serde_json::to_vec(&json!({"paths": index})).unwrap_or_default();
     }
 
     /// `GET /openapi/v3`.
@@ -381,9 +427,10 @@ impl OpenApi {
 
     /// `GET /openapi/v3/{path}?hash=...`.
     pub fn document(&self, path: &str, query_hash: Option<&str>, headers: &HeaderMap) -> Response {
-        let Some((bytes, h)) = self.docs.get(path.trim_matches('/')) else {
+        let Some(entry) = self.docs.get(path.trim_matches('/')) else {
             return ApiError::path_not_found().into_response();
         };
+        let (bytes, h) = &**entry;
         match query_hash {
             Some(q) if q != h => {
                 let mut resp = StatusCode::MOVED_PERMANENTLY.into_response();

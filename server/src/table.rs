@@ -54,6 +54,28 @@ pub fn column_definitions(r: &ApiResource) -> Value {
     Value::Array(cols)
 }
 
+/// A column's value: a simple dotted path, or a JSONPath (CRD printer
+/// columns); several results are joined with spaces, as kubectl prints them.
+fn path_cell(obj: &Value, path: &str) -> Option<Value> {
+    if !path.contains(['[', '*', '{']) {
+        return at_path(obj, path).cloned();
+    }
+    let found = crate::jsonpath::JsonPath::parse(path).ok()?.find(obj);
+    match found.as_slice() {
+        [] => None,
+        [one] => Some((*one).clone()),
+        many => Some(Value::String(
+            many.iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        )),
+    }
+}
+
 fn at_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
     let mut cur = obj;
     for seg in path
@@ -145,7 +167,8 @@ fn cells(r: &ApiResource, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
     for c in &r.printer_columns {
         let cell = match &c.source {
             ColumnSource::Path(p) => {
-                let v = at_path(obj, p);
+                let found = path_cell(obj, p);
+                let v = found.as_ref();
                 if c.type_ == "date" {
                     if v.is_some_and(|v| !v.is_null()) {
                         age(v, now)

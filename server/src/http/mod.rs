@@ -3,9 +3,12 @@
 //! what no route serves.
 
 pub mod body;
+pub mod duplicates;
 pub mod negotiate;
+pub mod protobuf;
 pub mod request_info;
 pub mod resource;
+pub mod scale;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +25,7 @@ use crate::discovery::Discovery;
 use crate::error::ApiError;
 use crate::openapi::OpenApi;
 use crate::rest::install::Registry;
+use crate::snapshot::Snapshot;
 
 /// The Kubernetes minor version kapi implements (kubectl's dispatcher picks its binary from it).
 pub const KUBE_MINOR: &str = "33";
@@ -46,10 +50,10 @@ impl Delegate for NotFound {
 pub struct AppState {
     /// The served resources.
     pub registry: Registry,
-    /// Discovery documents.
-    pub discovery: Discovery,
-    /// OpenAPI documents.
-    pub openapi: OpenApi,
+    /// Discovery documents (rebuilt when CRDs change).
+    pub discovery: Arc<Snapshot<Discovery>>,
+    /// OpenAPI documents (a group/version's is rebuilt when its CRDs change).
+    pub openapi: Arc<Snapshot<OpenApi>>,
     /// Where unknown paths go.
     pub delegate: Arc<dyn Delegate>,
     /// Whether start-up has finished.
@@ -175,15 +179,15 @@ async fn readyz(State(s): State<Arc<AppState>>, Query(q): Query<HealthQuery>) ->
 }
 
 async fn api(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    s.discovery.api(&headers)
+    s.discovery.load().api(&headers)
 }
 
 async fn apis(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    s.discovery.apis(&headers)
+    s.discovery.load().apis(&headers)
 }
 
 async fn openapi_index(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    s.openapi.index(&headers)
+    s.openapi.load().index(&headers)
 }
 
 #[derive(serde::Deserialize)]
@@ -197,5 +201,7 @@ async fn openapi_document(
     Query(q): Query<HashQuery>,
     headers: HeaderMap,
 ) -> Response {
-    s.openapi.document(&path, q.hash.as_deref(), &headers)
+    s.openapi
+        .load()
+        .document(&path, q.hash.as_deref(), &headers)
 }

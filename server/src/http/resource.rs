@@ -19,7 +19,7 @@ use super::body::{self, go_duration};
 use super::negotiate::{self, Encoding, Output};
 use super::request_info::{self, ApiPath, RequestInfo};
 use crate::error::ApiError;
-use crate::rest::options::{Query, Subresource};
+use crate::rest::options::{FieldValidation, Query, Subresource};
 use crate::rest::{
     DeleteOpts, Deleted, Endpoint, ObjectList, PatchBody, PatchType, RequestScope, WatchEvent,
     Written,
@@ -32,9 +32,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     let path = req.uri().path().to_string();
     let parsed = request_info::parse(&path);
     let served = match &parsed {
-        ApiPath::CoreVersion(v) => state.discovery.core_version(v, req.headers()),
-        ApiPath::Group(g) => state.discovery.group(g, req.headers()),
-        ApiPath::GroupVersion(g, v) => state.discovery.group_version(g, v, req.headers()),
+        ApiPath::CoreVersion(v) => state.discovery.load().core_version(v, req.headers()),
+        ApiPath::Group(g) => state.discovery.load().group(g, req.headers()),
+        ApiPath::GroupVersion(g, v) => state.discovery.load().group_version(g, v, req.headers()),
         ApiPath::Resource(info) => {
             match state
                 .registry
@@ -43,6 +43,9 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
                 Some(ep) => {
                     let ep = ep.clone();
                     let info = info.clone();
+                    if super::protobuf::involved(req.headers()) {
+                        return super::protobuf::serve(ep, info, req).await;
+                    }
                     return serve(ep, info, req)
                         .await
                         .unwrap_or_else(IntoResponse::into_response);
@@ -65,10 +68,20 @@ fn item_name(info: &RequestInfo) -> Result<&str, ApiError> {
         .ok_or_else(ApiError::method_not_allowed)
 }
 
-async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Result<Response, ApiError> {
+/// Serves one request with an endpoint (also the CRD server's path).
+pub async fn serve(
+    ep: Arc<Endpoint>,
+    info: RequestInfo,
+    req: Request,
+) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let query = Query::parse(parts.uri.query())?;
     let mut scope = query.scope()?;
+    scope.user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let r = &ep.resource;
     if r.namespaced() {
         scope.namespace = info.namespace.clone();
@@ -81,6 +94,21 @@ async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Result<Res
     match info.subresource.as_deref() {
         None => {}
         Some("status") if r.status_subresource => scope.subresource = Some(Subresource::Status),
+        Some("scale") if r.scale_subresource.is_some() && info.name.is_some() => {
+            let (Some(sub), Some(name)) = (&r.scale_subresource, &info.name) else {
+                return Err(ApiError::path_not_found());
+            };
+            return super::scale::serve(
+                &ep,
+                sub,
+                &scope,
+                name,
+                &parts.method,
+                &parts.headers,
+                body,
+            )
+            .await;
+        }
         Some(_) => return Err(ApiError::path_not_found()),
     }
     let watch = info.watch_prefix || matches!(query.get("watch"), Some("true") | Some("1"));
@@ -131,6 +159,19 @@ async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Result<Res
         },
         _ => work.await,
     }
+}
+
+fn is_yaml(ct: &negotiate::MediaType) -> bool {
+    ct.essence != "application/json"
+}
+
+/// The scope with the body's repeated fields, unless they are ignored.
+fn with_duplicates(scope: &RequestScope, yaml: bool, bytes: &[u8]) -> RequestScope {
+    let mut scope = scope.clone();
+    if scope.field_validation != FieldValidation::Ignore {
+        scope.duplicate_fields = super::duplicates::find(yaml, bytes);
+    }
+    scope
 }
 
 async fn verb(
@@ -192,7 +233,9 @@ async fn verb(
             let creater = ep.creater.as_ref().ok_or_else(na)?;
             let enc = negotiate::encoding(headers)?;
             let bytes = body::read(body).await?;
-            let value = body::decode_object(&negotiate::content_type(headers), &bytes)?;
+            let ct = negotiate::content_type(headers);
+            let value = body::decode_object(&ct, &bytes)?;
+            let scope = &with_duplicates(scope, is_yaml(&ct), &bytes);
             let w = creater.create(scope, value).await?;
             Ok(written_response(w, StatusCode::CREATED, enc))
         }
@@ -200,7 +243,9 @@ async fn verb(
             let updater = ep.updater.as_ref().ok_or_else(na)?;
             let enc = negotiate::encoding(headers)?;
             let bytes = body::read(body).await?;
-            let value = body::decode_object(&negotiate::content_type(headers), &bytes)?;
+            let ct = negotiate::content_type(headers);
+            let value = body::decode_object(&ct, &bytes)?;
+            let scope = &with_duplicates(scope, is_yaml(&ct), &bytes);
             let w = updater.update(scope, item_name(info)?, value).await?;
             let code = if w.created {
                 StatusCode::CREATED
@@ -226,6 +271,7 @@ async fn verb(
             };
             let bytes = body::read(body).await?;
             let patch = body::decode_patch(type_ == PatchType::Apply, &bytes)?;
+            let scope = &with_duplicates(scope, type_ == PatchType::Apply, &bytes);
             let force = matches!(query.get("force"), Some("true") | Some("1"));
             let w = patcher
                 .patch(

@@ -5,13 +5,14 @@
 //! handler can only be recorded when the storage implements that verb's trait.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use kapi_generated::resource::{ResourceVisitor, StaticResource, VerbVisitor, verbs};
 
 use super::Endpoint;
 use super::store::{TypedStore, resource_prefix};
 use super::strategy;
+use crate::snapshot::Snapshot;
 use crate::storage::Storage;
 
 struct Installer<K: StaticResource> {
@@ -77,6 +78,7 @@ pub type ResourceKey = (String, String, String);
 #[derive(Clone, Default)]
 pub struct Registry {
     endpoints: BTreeMap<ResourceKey, Arc<Endpoint>>,
+    namespace_content: Arc<Snapshot<Vec<String>>>,
 }
 
 impl Registry {
@@ -86,9 +88,31 @@ impl Registry {
             .get(&(group.to_string(), version.to_string(), plural.to_string()))
     }
 
+    /// Key prefixes of every namespaced resource, compiled-in and custom
+    /// (the CRD server updates it): what deleting a namespace deletes.
+    pub fn namespace_content(&self) -> &Arc<Snapshot<Vec<String>>> {
+        &self.namespace_content
+    }
+
     /// Every endpoint, ordered by group, version and plural.
     pub fn endpoints(&self) -> impl Iterator<Item = &Arc<Endpoint>> {
         self.endpoints.values()
+    }
+
+    /// This registry plus `extra` endpoints (the custom resources served now);
+    /// a compiled-in endpoint wins over an extra one with the same key.
+    pub fn with_endpoints(&self, extra: impl IntoIterator<Item = Arc<Endpoint>>) -> Registry {
+        let mut endpoints = self.endpoints.clone();
+        for e in extra {
+            let r = &e.resource;
+            endpoints
+                .entry((r.group.clone(), r.version.clone(), r.plural.clone()))
+                .or_insert(e);
+        }
+        Registry {
+            endpoints,
+            namespace_content: self.namespace_content.clone(),
+        }
     }
 }
 
@@ -96,7 +120,7 @@ impl Registry {
 pub struct RegistryBuilder {
     storage: Arc<dyn Storage>,
     endpoints: Vec<Endpoint>,
-    namespace_content: Arc<OnceLock<Vec<String>>>,
+    namespace_content: Arc<Snapshot<Vec<String>>>,
 }
 
 impl RegistryBuilder {
@@ -105,7 +129,7 @@ impl RegistryBuilder {
         RegistryBuilder {
             storage,
             endpoints: Vec::new(),
-            namespace_content: Arc::new(OnceLock::new()),
+            namespace_content: Arc::new(Snapshot::new(Vec::new())),
         }
     }
 
@@ -113,7 +137,11 @@ impl RegistryBuilder {
     pub fn add<K: StaticResource>(&mut self) -> &mut Self {
         let resource = K::resource().clone();
         let strategy = strategy::for_resource(&resource, &self.namespace_content);
-        let store = Arc::new(TypedStore::<K>::new(self.storage.clone(), (), strategy));
+        let schema =
+            crate::patch::PatchSchema::for_kind(&resource.group, &resource.version, &resource.kind);
+        let store = Arc::new(
+            TypedStore::<K>::new(self.storage.clone(), (), strategy).with_patch_schema(schema),
+        );
         let mut installer = Installer {
             store,
             endpoint: Endpoint::new(resource),
@@ -139,7 +167,7 @@ impl RegistryBuilder {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        let _ = self.namespace_content.set(prefixes);
+        self.namespace_content.store(prefixes);
         let endpoints = self
             .endpoints
             .into_iter()
@@ -154,7 +182,10 @@ impl RegistryBuilder {
                 )
             })
             .collect();
-        Registry { endpoints }
+        Registry {
+            endpoints,
+            namespace_content: self.namespace_content,
+        }
     }
 }
 

@@ -41,6 +41,10 @@ pub struct RequestScope {
     pub field_validation: FieldValidation,
     /// The subresource addressed, if any.
     pub subresource: Option<Subresource>,
+    /// The `User-Agent` header (the default field manager of updates).
+    pub user_agent: Option<String>,
+    /// Fields repeated in the request body (for `fieldValidation`).
+    pub duplicate_fields: Vec<String>,
 }
 
 /// `resourceVersionMatch`.
@@ -146,6 +150,8 @@ impl Query {
             field_manager,
             field_validation,
             subresource: None,
+            user_agent: None,
+            duplicate_fields: Vec::new(),
         })
     }
 

@@ -23,6 +23,7 @@ use super::{
     WatchStream, Watcher, Written,
 };
 use crate::error::{ApiError, FieldError, Target};
+use crate::patch::{PatchSchema, apply, managed_fields, strategic};
 use crate::rest::meta;
 use crate::storage::{Event, KeyValue, Rev, Storage, StorageError};
 
@@ -38,6 +39,8 @@ pub struct TypedStore<K: Resource> {
     strategy: Arc<dyn Strategy>,
     /// `/registry/[group/]plural/`.
     prefix: String,
+    /// Patch metadata (merge keys, list types); None: strategic merge is refused.
+    patch_schema: Option<Arc<PatchSchema>>,
 }
 
 /// The key prefix of a resource under the store's root (`/registry`):
@@ -63,6 +66,16 @@ pub fn set_resource_version(obj: &mut Value, rev: Rev) {
 fn strip_resource_version(obj: &mut Value) {
     if let Some(m) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         m.remove("resourceVersion");
+    }
+}
+
+/// Serves a stored object as `api_version` (a custom resource stored in one
+/// version is read in every served one: conversion strategy None).
+fn rewrite_api_version(obj: &mut Value, api_version: &str) {
+    if let Some(v) = obj.get_mut("apiVersion")
+        && v.as_str() != Some(api_version)
+    {
+        *v = Value::String(api_version.to_string());
     }
 }
 
@@ -107,6 +120,19 @@ fn decode_continue(token: &str, prefix: &str) -> Result<ContinueToken, ApiError>
     Ok(t)
 }
 
+/// How many `metadata.finalizers` an object has.
+fn finalizers(obj: &Value) -> usize {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len)
+}
+
+/// Whether an object is marked for deletion.
+fn finalizing(obj: &Value) -> bool {
+    obj.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|d| !d.is_null())
+}
+
 fn names_in(obj: &Value) -> (&str, Option<&str>) {
     let name = obj
         .pointer("/metadata/name")
@@ -137,11 +163,26 @@ impl<K: Resource> TypedStore<K> {
             dt,
             strategy,
             prefix,
+            patch_schema: None,
         }
+    }
+
+    /// Gives the store its kind's patch metadata, enabling strategic merge patch.
+    pub fn with_patch_schema(mut self, schema: Option<Arc<PatchSchema>>) -> Self {
+        self.patch_schema = schema;
+        self
     }
 
     fn resource(&self) -> &ApiResource {
         K::api_resource(&self.dt)
+    }
+
+    /// A stored object as this resource serves it.
+    fn decode_stored(&self, kv: &KeyValue, rev: Rev) -> Result<Value, ApiError> {
+        let mut v = decode_stored(kv, rev)?;
+        rewrite_api_version(&mut v, &self.resource().api_version());
+        self.strategy.prepare_for_read(&mut v);
+        Ok(v)
     }
 
     fn target<'a>(&'a self, name: &'a str) -> Target<'a> {
@@ -216,6 +257,12 @@ impl<K: Resource> TypedStore<K> {
         let warnings: Vec<String> = unknown
             .iter()
             .map(|f| format!("unknown field \"{f}\""))
+            .chain(
+                scope
+                    .duplicate_fields
+                    .iter()
+                    .map(|f| format!("duplicate field \"{f}\"")),
+            )
             .collect();
         let warnings = match scope.field_validation {
             FieldValidation::Ignore => Vec::new(),
@@ -313,7 +360,7 @@ impl<K: Resource> TypedStore<K> {
         let key = self.key(ns, name);
         match self.storage.get(&key).await {
             Ok(Some(kv)) => {
-                let v = decode_stored(&kv, kv.mod_rev)?;
+                let v = self.decode_stored(&kv, kv.mod_rev)?;
                 Ok((kv, v))
             }
             Ok(None) => Err(ApiError::not_found(self.target(name))),
@@ -328,6 +375,7 @@ impl<K: Resource> TypedStore<K> {
         scope: &RequestScope,
         old: &Value,
         mut new: K,
+        applied: bool,
     ) -> Result<Option<Value>, ApiError> {
         let name = old
             .pointer("/metadata/name")
@@ -396,6 +444,8 @@ impl<K: Resource> TypedStore<K> {
                 m.insert("status".into(), ns_status.clone());
             }
         }
+        self.strategy
+            .validate_object(&mut value, Some(old), scope.field_validation)?;
         if spec_part(&value) != spec_part(old) {
             let gen_ = old
                 .pointer("/metadata/generation")
@@ -405,6 +455,9 @@ impl<K: Resource> TypedStore<K> {
             if let Some(m) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
                 m.insert("generation".into(), json!(gen_));
             }
+        }
+        if !applied {
+            self.track_update(scope, Some(old), &mut value);
         }
         let mut old_cmp = old.clone();
         strip_resource_version(&mut old_cmp);
@@ -423,6 +476,19 @@ impl<K: Resource> TypedStore<K> {
         mut value: Value,
         mod_rev: Rev,
     ) -> Result<Value, ApiError> {
+        if finalizing(&value) && finalizers(&value) == 0 {
+            // The last finalizer of an object being deleted is gone: delete it.
+            let (_, rev) = self
+                .storage
+                .delete(key, Some(mod_rev))
+                .await
+                .map_err(|e| self.storage_error(e, name))?;
+            self.strategy
+                .after_delete(name, self.storage.as_ref())
+                .await?;
+            set_resource_version(&mut value, rev);
+            return Ok(value);
+        }
         let bytes = Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
         let kv = self
             .storage
@@ -475,6 +541,19 @@ impl<K: Resource> TypedStore<K> {
             })?),
             None => None,
         };
+        if wanted_rv.is_none() && !self.strategy.allow_unconditional_update() {
+            let r = self.resource();
+            return Err(ApiError::invalid(
+                &r.kind,
+                &r.group,
+                name,
+                vec![FieldError::invalid_raw(
+                    "metadata.resourceVersion",
+                    "0x0",
+                    "must be specified for an update",
+                )],
+            ));
+        }
         let key = self.key(ns.as_deref(), name);
         for _ in 0..RETRIES {
             let (kv, old) = self.read(ns.as_deref(), name).await?;
@@ -483,7 +562,7 @@ impl<K: Resource> TypedStore<K> {
             {
                 return Err(ApiError::stale(self.target(name)));
             }
-            let Some(value) = self.prepare_update(scope, &old, obj.clone())? else {
+            let Some(value) = self.prepare_update(scope, &old, obj.clone(), false)? else {
                 return Ok(Written {
                     object: old,
                     created: false,
@@ -515,6 +594,135 @@ impl<K: Resource> TypedStore<K> {
         Err(ApiError::stale(self.target(name)))
     }
 
+    /// Creates an object; `applied` when server-side apply already recorded
+    /// its managed fields.
+    async fn create_inner(
+        &self,
+        scope: &RequestScope,
+        body: Value,
+        applied: bool,
+    ) -> Result<Written, ApiError> {
+        let (mut obj, mut warnings) = self.decode(scope, body)?;
+        self.check_namespace(scope, &mut obj)?;
+        {
+            let m = obj.metadata_mut();
+            if m.name.as_deref().unwrap_or("").is_empty()
+                && let Some(prefix) = m.generate_name.as_deref().filter(|g| !g.is_empty())
+            {
+                m.name = Some(meta::generate_name(prefix));
+            }
+            m.uid = Some(uuid::Uuid::new_v4().to_string());
+            m.creation_timestamp = Some(meta::now_rfc3339());
+            m.resource_version = None;
+            m.generation = Some(1);
+            m.deletion_timestamp = None;
+            m.deletion_grace_period_seconds = None;
+        }
+        self.validate_meta(&obj)?;
+        let name = obj.metadata().name_str().to_string();
+        let ns = obj.metadata().namespace.clone();
+        if let Some(ns) = &ns {
+            self.ensure_namespace(ns, &name).await?;
+        }
+        let mut value = self.to_value(&obj)?;
+        if self.resource().status_subresource
+            && let Some(m) = value.as_object_mut()
+        {
+            m.remove("status");
+        }
+        self.strategy.prepare_for_create(&mut value);
+        warnings.extend(
+            self.strategy
+                .validate_object(&mut value, None, scope.field_validation)?,
+        );
+        if !applied {
+            self.track_update(scope, None, &mut value);
+        }
+        if scope.dry_run {
+            return Ok(Written {
+                object: value,
+                created: true,
+                warnings,
+            });
+        }
+        let bytes = Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
+        let kv = self
+            .storage
+            .create(&self.key(ns.as_deref(), &name), bytes)
+            .await
+            .map_err(|e| self.storage_error(e, &name))?;
+        set_resource_version(&mut value, kv.mod_rev);
+        Ok(Written {
+            object: value,
+            created: true,
+            warnings,
+        })
+    }
+
+    /// Records a non-apply write's fields in managedFields (operation Update).
+    fn track_update(&self, scope: &RequestScope, old: Option<&Value>, new: &mut Value) {
+        let manager = managed_fields::manager_name(
+            scope.field_manager.as_deref(),
+            scope.user_agent.as_deref(),
+        );
+        if manager.is_empty() {
+            // The server's own writes (bootstrap) have no manager to record.
+            return;
+        }
+        let sub = scope.subresource.map(|Subresource::Status| "status");
+        managed_fields::record_update(
+            old,
+            new,
+            self.patch_schema.as_ref().map(|s| s.root()),
+            &manager,
+            &self.resource().api_version(),
+            sub,
+            &meta::now_rfc3339(),
+        );
+    }
+
+    /// Server-side apply of `patch` onto `live` by `manager`.
+    fn apply_config(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        live: &Value,
+        patch: &PatchBody,
+        manager: Option<&str>,
+    ) -> Result<Value, ApiError> {
+        apply::check_config(&patch.patch)?;
+        if let Some(n) = patch
+            .patch
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            && n != name
+        {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+        let api_version = self.resource().api_version();
+        let now = meta::now_rfc3339();
+        let req = apply::Apply {
+            manager: manager.unwrap_or(""),
+            force: patch.force,
+            api_version: &api_version,
+            now: &now,
+            schema: self.patch_schema.as_ref().map(|s| s.root()),
+            subresource: scope.subresource.map(|Subresource::Status| "status"),
+        };
+        let mut out =
+            apply::apply(live, &patch.patch, &req).map_err(|c| apply::conflict_error(&c))?;
+        if let Some(m) = out.as_object_mut() {
+            let meta = m.entry("metadata").or_insert_with(|| json!({}));
+            if let Some(meta) = meta.as_object_mut() {
+                meta.entry("name")
+                    .or_insert_with(|| Value::String(name.to_string()));
+            }
+        }
+        Ok(out)
+    }
+
     fn apply_patch(
         &self,
         name: &str,
@@ -536,6 +744,16 @@ impl<K: Resource> TypedStore<K> {
                             "the server rejected our request due to an error in our request: {e}"
                         ))
                     })?;
+                // A `test` of the resourceVersion is an optimistic lock
+                // (kubectl's managedFields migration): stale → 409.
+                let rv = current.pointer("/metadata/resourceVersion");
+                let stale = ops.0.iter().any(|op| {
+                    matches!(op, json_patch::PatchOperation::Test(t)
+                        if t.path.as_str() == "/metadata/resourceVersion" && Some(&t.value) != rv)
+                });
+                if stale {
+                    return Err(ApiError::stale(self.target(name)));
+                }
                 json_patch::patch(&mut doc, &ops).map_err(|e| {
                     let r = self.resource();
                     ApiError::invalid(
@@ -549,6 +767,31 @@ impl<K: Resource> TypedStore<K> {
                         )],
                     )
                 })?;
+            }
+            PatchType::StrategicMerge if !self.strategy.strategic_merge_patch() => {
+                return Err(ApiError::unsupported_media_type(&[
+                    "application/json-patch+json",
+                    "application/merge-patch+json",
+                    "application/apply-patch+yaml",
+                ]));
+            }
+            PatchType::StrategicMerge if self.patch_schema.is_some() => {
+                if let Some(schema) = &self.patch_schema {
+                    doc = strategic::apply(&doc, &patch.patch, schema.root()).map_err(
+                        |e| match e {
+                            strategic::SmpError::BadPatch(m) => ApiError::bad_request(m),
+                            strategic::SmpError::Invalid(m) => {
+                                let r = self.resource();
+                                ApiError::invalid(
+                                    &r.kind,
+                                    &r.group,
+                                    name,
+                                    vec![FieldError::invalid_raw("patch", "", &m)],
+                                )
+                            }
+                        },
+                    )?;
+                }
             }
             PatchType::StrategicMerge | PatchType::Apply => {
                 return Err(ApiError::unsupported_media_type(&[
@@ -568,18 +811,58 @@ impl<K: Resource> TypedStore<K> {
     ) -> Result<Written, ApiError> {
         let ns = self.namespace(scope).map(str::to_string);
         let key = self.key(ns.as_deref(), name);
+        let applied = patch.type_ == PatchType::Apply;
+        let manager = if applied {
+            Some(apply::check_manager(scope.field_manager.as_deref())?.to_string())
+        } else {
+            if patch.force {
+                return Err(ApiError::invalid(
+                    "PatchOptions",
+                    "meta.k8s.io",
+                    "",
+                    vec![FieldError::forbidden(
+                        "force",
+                        "may not be specified for non-apply patch",
+                    )],
+                ));
+            }
+            None
+        };
         for _ in 0..RETRIES {
-            let (kv, current) = self.read(ns.as_deref(), name).await?;
-            let patched = self.apply_patch(name, &current, &patch)?;
+            let (kv, current) = match self.read(ns.as_deref(), name).await {
+                Err(e) if e.code == 404 && applied => {
+                    // Create by apply.
+                    apply::check_config(&patch.patch)?;
+                    let config = self.apply_config(
+                        scope,
+                        name,
+                        &Value::Object(Default::default()),
+                        &patch,
+                        manager.as_deref(),
+                    )?;
+                    match self.create_inner(scope, config, true).await {
+                        Err(e) if e.reason == "AlreadyExists" => continue,
+                        other => return other,
+                    }
+                }
+                other => other?,
+            };
+            let patched = if applied {
+                self.apply_config(scope, name, &current, &patch, manager.as_deref())?
+            } else {
+                self.apply_patch(name, &current, &patch)?
+            };
             // A patch that sets metadata.resourceVersion is a precondition.
             let patched_rv = patched
                 .pointer("/metadata/resourceVersion")
                 .and_then(|v| v.as_str())
                 .map(str::to_string);
-            let pinned = patched_rv.as_deref()
-                != current
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(|v| v.as_str());
+            // (A patch that removes it, as kubectl's three-way patch can, is unconditional.)
+            let pinned = patched_rv.is_some()
+                && patched_rv.as_deref()
+                    != current
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(|v| v.as_str());
             if pinned {
                 return Err(ApiError::stale(self.target(name)));
             }
@@ -594,7 +877,7 @@ impl<K: Resource> TypedStore<K> {
             if let Some(ns) = &ns {
                 self.ensure_namespace(ns, name).await?;
             }
-            let Some(value) = self.prepare_update(scope, &current, obj)? else {
+            let Some(value) = self.prepare_update(scope, &current, obj, applied)? else {
                 return Ok(Written {
                     object: current,
                     created: false,
@@ -682,7 +965,7 @@ impl<K: Resource> TypedStore<K> {
             list_rev.get_or_insert(page.rev);
             let n = page.items.len();
             for (i, kv) in page.items.iter().enumerate() {
-                let obj = decode_stored(kv, kv.mod_rev)?;
+                let obj = self.decode_stored(kv, kv.mod_rev)?;
                 if Self::matches(opts, &obj) {
                     items.push(obj);
                     if opts.limit > 0 && items.len() == opts.limit {
@@ -794,6 +1077,8 @@ impl<K: Resource> TypedStore<K> {
         let opts = opts.clone();
         let kind_bookmark = self.bookmark(0, false);
         let end_marker = end_bookmark.then(|| self.bookmark(start, true));
+        let api_version = self.resource().api_version();
+        let strategy = self.strategy.clone();
         tokio::spawn(async move {
             let deadline = tokio::time::sleep(timeout);
             tokio::pin!(deadline);
@@ -846,12 +1131,16 @@ impl<K: Resource> TypedStore<K> {
                             Some(Ok(ev)) => ev,
                         };
                         last = ev.rev();
-                        let out = match &ev {
+                        let mut out = match &ev {
                             Event::Put { kv } => decode_stored(kv, kv.mod_rev).ok().map(|o| {
                                 (if kv.create_rev == kv.mod_rev { "ADDED" } else { "MODIFIED" }, o)
                             }),
                             Event::Delete { prev, rev } => decode_stored(prev, *rev).ok().map(|o| ("DELETED", o)),
                         };
+                        if let Some((_, o)) = out.as_mut() {
+                            rewrite_api_version(o, &api_version);
+                            strategy.prepare_for_read(o);
+                        }
                         if let Some((type_, object)) = out
                             && opts.label_selector.matches_object(&object) && opts.field_selector.matches_object(&object)
                                 && tx.send(WatchEvent { type_, object }).await.is_err()
@@ -894,54 +1183,7 @@ impl<K: verbs::Watch> Watcher for TypedStore<K> {
 #[async_trait]
 impl<K: verbs::Create> Creater for TypedStore<K> {
     async fn create(&self, scope: &RequestScope, body: Value) -> Result<Written, ApiError> {
-        let (mut obj, warnings) = self.decode(scope, body)?;
-        self.check_namespace(scope, &mut obj)?;
-        {
-            let m = obj.metadata_mut();
-            if m.name.as_deref().unwrap_or("").is_empty()
-                && let Some(prefix) = m.generate_name.as_deref().filter(|g| !g.is_empty())
-            {
-                m.name = Some(meta::generate_name(prefix));
-            }
-            m.uid = Some(uuid::Uuid::new_v4().to_string());
-            m.creation_timestamp = Some(meta::now_rfc3339());
-            m.resource_version = None;
-            m.generation = Some(1);
-            m.deletion_timestamp = None;
-            m.deletion_grace_period_seconds = None;
-        }
-        self.validate_meta(&obj)?;
-        let name = obj.metadata().name_str().to_string();
-        let ns = obj.metadata().namespace.clone();
-        if let Some(ns) = &ns {
-            self.ensure_namespace(ns, &name).await?;
-        }
-        let mut value = self.to_value(&obj)?;
-        if self.resource().status_subresource
-            && let Some(m) = value.as_object_mut()
-        {
-            m.remove("status");
-        }
-        self.strategy.prepare_for_create(&mut value);
-        if scope.dry_run {
-            return Ok(Written {
-                object: value,
-                created: true,
-                warnings,
-            });
-        }
-        let bytes = Bytes::from(serde_json::to_vec(&value).map_err(ApiError::internal)?);
-        let kv = self
-            .storage
-            .create(&self.key(ns.as_deref(), &name), bytes)
-            .await
-            .map_err(|e| self.storage_error(e, &name))?;
-        set_resource_version(&mut value, kv.mod_rev);
-        Ok(Written {
-            object: value,
-            created: true,
-            warnings,
-        })
+        self.create_inner(scope, body, false).await
     }
 }
 
@@ -1007,6 +1249,24 @@ impl<K: verbs::Delete> Deleter for TypedStore<K> {
                         kv.mod_rev
                     ),
                 ));
+            }
+            if finalizers(&current) > 0 {
+                // Finalizers hold the object: it is marked for deletion and stays.
+                if finalizing(&current) {
+                    return Ok(Deleted::Pending(current));
+                }
+                let mut value = current.clone();
+                strip_resource_version(&mut value);
+                value["metadata"]["deletionTimestamp"] = json!(meta::now_rfc3339());
+                value["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                if scope.dry_run {
+                    return Ok(Deleted::Pending(value));
+                }
+                match self.write_update(name, &key, value, kv.mod_rev).await {
+                    Ok(obj) => return Ok(Deleted::Pending(obj)),
+                    Err(e) if e.reason == "Conflict" => continue,
+                    Err(e) => return Err(e),
+                }
             }
             if scope.dry_run {
                 return Ok(Deleted::Gone { uid });

@@ -2,13 +2,14 @@
 //! does on create, update and delete beyond the generic rules. Most kinds use
 //! the default; namespaces have their own.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use kapi_generated::ApiResource;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, Target};
+use crate::snapshot::Snapshot;
 use crate::storage::Storage;
 
 /// Kind-specific rules.
@@ -21,6 +22,33 @@ pub trait Strategy: Send + Sync {
 
     /// Adjusts a new object before it is stored.
     fn prepare_for_create(&self, _obj: &mut Value) {}
+
+    /// Whether strategic merge patch applies (custom resources: no, 415).
+    fn strategic_merge_patch(&self) -> bool {
+        true
+    }
+
+    /// Adjusts an object read from storage (custom resources apply their
+    /// schema's defaults, as upstream does on read).
+    fn prepare_for_read(&self, _obj: &mut Value) {}
+
+    /// Whether an update without `metadata.resourceVersion` is allowed
+    /// (custom resources refuse it, as upstream).
+    fn allow_unconditional_update(&self) -> bool {
+        true
+    }
+
+    /// Validates, prunes and defaults an object about to be stored (`old`:
+    /// the stored one, on update); returns warnings. Custom resources check
+    /// their CRD's schema here.
+    fn validate_object(
+        &self,
+        _obj: &mut Value,
+        _old: Option<&Value>,
+        _field_validation: crate::rest::FieldValidation,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(Vec::new())
+    }
 
     /// Checks that an object may be deleted.
     fn check_delete(&self, _name: &str) -> Result<(), ApiError> {
@@ -47,7 +75,7 @@ const IMMORTAL_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"]
 /// system namespaces cannot be deleted; deleting one deletes everything in it.
 pub struct Namespaces {
     /// Key prefixes of every namespaced resource (`/registry/configmaps/`), set once all are installed.
-    pub content_prefixes: Arc<OnceLock<Vec<String>>>,
+    pub content_prefixes: Arc<Snapshot<Vec<String>>>,
 }
 
 #[async_trait]
@@ -78,10 +106,8 @@ impl Strategy for Namespaces {
     }
 
     async fn after_delete(&self, name: &str, storage: &dyn Storage) -> Result<(), ApiError> {
-        let Some(prefixes) = self.content_prefixes.get() else {
-            return Ok(());
-        };
-        for prefix in prefixes {
+        let prefixes = self.content_prefixes.load();
+        for prefix in prefixes.iter() {
             let inner = format!("{prefix}{name}/");
             let found = storage
                 .list(&inner, None, 0)
@@ -101,12 +127,14 @@ impl Strategy for Namespaces {
 /// The strategy of a resource.
 pub fn for_resource(
     r: &ApiResource,
-    namespace_content: &Arc<OnceLock<Vec<String>>>,
+    namespace_content: &Arc<Snapshot<Vec<String>>>,
 ) -> Arc<dyn Strategy> {
     if r.group.is_empty() && r.plural == "namespaces" {
         Arc::new(Namespaces {
             content_prefixes: namespace_content.clone(),
         })
+    } else if r.group == "apiextensions.k8s.io" && r.plural == "customresourcedefinitions" {
+        Arc::new(crate::crd::strategy::Definitions)
     } else {
         Arc::new(Default)
     }

@@ -630,6 +630,13 @@ impl Kubectl {
         run_with_timeout(cmd, cmdline, CLIENT_TIMEOUT)
     }
 
+    /// Runs kubectl like [`Kubectl::run`] with extra environment variables.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let (mut cmd, cmdline) = self.command(args);
+        cmd.envs(env.iter().copied());
+        run_with_timeout(cmd, cmdline, CLIENT_TIMEOUT)
+    }
+
     /// Starts `kubectl args...` in the background, collecting its output.
     pub fn spawn(&self, args: &[&str]) -> Background {
         let (cmd, cmdline) = self.command(args);

@@ -160,6 +160,34 @@ fn add_a_resource_and_use_it() {
         "the main resource must ignore status: {after}"
     );
 
+    // A kind without protobuf field numbers stays JSON-only, as upstream's
+    // custom resources: JSON when JSON is also accepted, 415 for a protobuf body.
+    let w1 = server.at("/apis/example.com/v1/namespaces/default/widgets/w1");
+    let r = server
+        .http()
+        .get(&w1)
+        .header(
+            "Accept",
+            "application/vnd.kubernetes.protobuf, application/json",
+        )
+        .send()
+        .expect("GET");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let r = server
+        .http()
+        .post(server.at("/apis/example.com/v1/namespaces/default/widgets"))
+        .header("Content-Type", "application/vnd.kubernetes.protobuf")
+        .body(b"k8s\0".to_vec())
+        .send()
+        .expect("POST");
+    assert_eq!(r.status().as_u16(), 415);
+
     // The generated Rust type, from a user's crate that depends on kapi-generated alone.
     let client = tmp.path().join("widget-client");
     std::fs::create_dir_all(client.join("src")).expect("mkdir");

@@ -1,0 +1,338 @@
+//! Validation of a CustomResourceDefinition, as kube-apiserver's
+//! `ValidateCustomResourceDefinition`: names, group, scope, versions (exactly
+//! one storage version), a structural `openAPIV3Schema` per version, valid
+//! patterns and printer-column paths. Every failure has upstream's field path.
+
+use serde_json::Value;
+
+use crate::error::FieldError;
+use crate::jsonpath::JsonPath;
+use crate::rest::meta::{is_dns1123_label, is_dns1123_subdomain};
+
+const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+fn str_at<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Every reason `crd` is not a valid CustomResourceDefinition.
+pub fn validate_definition(crd: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let spec = &crd["spec"];
+    let group = str_at(spec, "group");
+    let names = &spec["names"];
+    let plural = str_at(names, "plural");
+    let name = crd
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if !plural.is_empty() && !group.is_empty() && name != format!("{plural}.{group}") {
+        errs.push(FieldError::invalid(
+            "metadata.name",
+            name,
+            "must be spec.names.plural+\".\"+spec.group",
+        ));
+    }
+    if group.is_empty() {
+        errs.push(FieldError::required("spec.group", ""));
+    } else if !is_dns1123_subdomain(group) {
+        errs.push(FieldError::invalid("spec.group", group, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"));
+    } else if !group.contains('.') {
+        errs.push(FieldError::invalid(
+            "spec.group",
+            group,
+            "should be a domain with at least one dot",
+        ));
+    }
+    match str_at(spec, "scope") {
+        "Cluster" | "Namespaced" => {}
+        "" => errs.push(FieldError::required("spec.scope", "")),
+        other => errs.push(FieldError::not_supported(
+            "spec.scope",
+            other,
+            &["Cluster", "Namespaced"],
+        )),
+    }
+    validate_names(names, &mut errs);
+    let versions = spec
+        .get("versions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if versions.is_empty() {
+        errs.push(FieldError::invalid_raw(
+            "spec.versions",
+            "[]",
+            "must have exactly one version marked as storage version",
+        ));
+        return errs;
+    }
+    let storage = versions
+        .iter()
+        .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .count();
+    if storage != 1 {
+        errs.push(FieldError::invalid_raw(
+            "spec.versions",
+            "[]",
+            "must have exactly one version marked as storage version",
+        ));
+    }
+    if !versions
+        .iter()
+        .any(|v| v.get("served").and_then(Value::as_bool) == Some(true))
+    {
+        errs.push(FieldError::invalid_raw(
+            "spec.versions",
+            "[]",
+            "must have at least one version marked as served",
+        ));
+    }
+    let mut seen = Vec::new();
+    for (i, v) in versions.iter().enumerate() {
+        let base = format!("spec.versions[{i}]");
+        let vname = str_at(v, "name");
+        if vname.is_empty() {
+            errs.push(FieldError::required(&format!("{base}.name"), ""));
+        } else if !is_dns1123_label(vname) {
+            errs.push(FieldError::invalid(
+                &format!("{base}.name"),
+                vname,
+                LABEL_MSG,
+            ));
+        } else if seen.contains(&vname) {
+            errs.push(FieldError {
+                reason: "FieldValueDuplicate",
+                field: format!("{base}.name"),
+                message: format!("Duplicate value: {}", Value::String(vname.into())),
+            });
+        }
+        seen.push(vname);
+        match v.pointer("/schema/openAPIV3Schema") {
+            None | Some(Value::Null) => errs.push(FieldError::required(
+                &format!("{base}.schema.openAPIV3Schema"),
+                "schemas are required",
+            )),
+            Some(s) => {
+                let path = format!("{base}.schema.openAPIV3Schema");
+                if str_at(s, "type") != "object" {
+                    errs.push(FieldError::invalid(
+                        &format!("{path}.type"),
+                        str_at(s, "type"),
+                        "must be object at the root",
+                    ));
+                }
+                structural(s, &path, 0, false, &mut errs);
+            }
+        }
+        if let Some(cols) = v.get("additionalPrinterColumns").and_then(Value::as_array) {
+            for (j, c) in cols.iter().enumerate() {
+                let cp = format!("{base}.additionalPrinterColumns[{j}]");
+                if str_at(c, "name").is_empty() {
+                    errs.push(FieldError::required(&format!("{cp}.name"), ""));
+                }
+                let t = str_at(c, "type");
+                if !["integer", "number", "string", "boolean", "date"].contains(&t) {
+                    errs.push(FieldError::not_supported(
+                        &format!("{cp}.type"),
+                        t,
+                        &["boolean", "date", "integer", "number", "string"],
+                    ));
+                }
+                let jp = str_at(c, "jsonPath");
+                if jp.is_empty() {
+                    errs.push(FieldError::required(&format!("{cp}.jsonPath"), ""));
+                } else if JsonPath::parse(jp).is_err() {
+                    errs.push(FieldError::invalid(
+                        &format!("{cp}.jsonPath"),
+                        jp,
+                        "must be a simple json path",
+                    ));
+                }
+            }
+        }
+    }
+    errs
+}
+
+fn validate_names(names: &Value, errs: &mut Vec<FieldError>) {
+    for field in ["plural", "singular"] {
+        let v = str_at(names, field);
+        if v.is_empty() && field == "plural" {
+            errs.push(FieldError::required("spec.names.plural", ""));
+        } else if !v.is_empty() && !is_dns1123_label(v) {
+            errs.push(FieldError::invalid(
+                &format!("spec.names.{field}"),
+                v,
+                LABEL_MSG,
+            ));
+        }
+    }
+    let kind = str_at(names, "kind");
+    if kind.is_empty() {
+        errs.push(FieldError::required("spec.names.kind", ""));
+    } else if !kind.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        || !kind.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        errs.push(FieldError::invalid(
+            "spec.names.kind",
+            kind,
+            "may have mixed case, but should otherwise match: [a-z]([-a-z0-9]*[a-z0-9])?",
+        ));
+    }
+    if let Some(shorts) = names.get("shortNames").and_then(Value::as_array) {
+        for (i, s) in shorts.iter().enumerate() {
+            let s = s.as_str().unwrap_or("");
+            if !is_dns1123_label(s) {
+                errs.push(FieldError::invalid(
+                    &format!("spec.names.shortNames[{i}]"),
+                    s,
+                    LABEL_MSG,
+                ));
+            }
+        }
+    }
+}
+
+/// The structural-schema rules that matter for serving: every specified
+/// field has a type (unless int-or-string or preserve-unknown-fields),
+/// patterns compile, and the nesting is bounded.
+/// Inside allOf/anyOf/oneOf/not (`value_only`) types are not required.
+fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut Vec<FieldError>) {
+    if depth > super::schema::MAX_DEPTH {
+        errs.push(FieldError::forbidden(
+            path,
+            &format!(
+                "exceeds the maximum nesting depth of {}",
+                super::schema::MAX_DEPTH
+            ),
+        ));
+        return;
+    }
+    if let Some(p) = s.get("pattern").and_then(Value::as_str)
+        && let Err(e) = regex::RegexBuilder::new(p).size_limit(1 << 20).build()
+    {
+        errs.push(FieldError::invalid(
+            &format!("{path}.pattern"),
+            p,
+            &format!("must be a valid regular expression, but isn't: {e}"),
+        ));
+    }
+    if let Some(rules) = s.get("x-kubernetes-validations").and_then(Value::as_array) {
+        for (j, r) in rules.iter().enumerate() {
+            let rp = format!("{path}.x-kubernetes-validations[{j}]");
+            let Some(rule) = r
+                .get("rule")
+                .and_then(Value::as_str)
+                .filter(|x| !x.is_empty())
+            else {
+                errs.push(FieldError::required(&format!("{rp}.rule"), ""));
+                continue;
+            };
+            if let Some(problem) = super::cel::rule_problem(rule, s) {
+                if problem.starts_with("compilation failed") {
+                    errs.push(FieldError::invalid(&format!("{rp}.rule"), rule, &problem));
+                } else {
+                    errs.push(FieldError::forbidden(&format!("{rp}.rule"), &problem));
+                }
+            }
+        }
+    }
+    let typed = |c: &Value| {
+        c.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| !t.is_empty())
+            || c.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true)
+            || c.get("x-kubernetes-preserve-unknown-fields")
+                .and_then(Value::as_bool)
+                == Some(true)
+    };
+    if let Some(props) = s.get("properties").and_then(Value::as_object) {
+        for (k, c) in props {
+            let cp = format!("{path}.properties[{k}]");
+            if !value_only && !typed(c) {
+                errs.push(FieldError::required(
+                    &format!("{cp}.type"),
+                    "must not be empty for specified object fields",
+                ));
+            }
+            structural(c, &cp, depth + 1, value_only, errs);
+        }
+    }
+    if let Some(items) = s.get("items") {
+        let cp = format!("{path}.items");
+        if !value_only && !typed(items) {
+            errs.push(FieldError::required(
+                &format!("{cp}.type"),
+                "must not be empty for specified array items",
+            ));
+        }
+        structural(items, &cp, depth + 1, value_only, errs);
+    }
+    if let Some(ap) = s.get("additionalProperties").filter(|a| a.is_object()) {
+        let cp = format!("{path}.additionalProperties");
+        if !value_only && !typed(ap) {
+            errs.push(FieldError::required(
+                &format!("{cp}.type"),
+                "must not be empty for specified object fields",
+            ));
+        }
+        structural(ap, &cp, depth + 1, value_only, errs);
+    }
+    for comb in ["allOf", "anyOf", "oneOf"] {
+        if let Some(list) = s.get(comb).and_then(Value::as_array) {
+            for (i, c) in list.iter().enumerate() {
+                structural(c, &format!("{path}.{comb}[{i}]"), depth + 1, true, errs);
+            }
+        }
+    }
+    if let Some(n) = s.get("not") {
+        structural(n, &format!("{path}.not"), depth + 1, true, errs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn good() -> Value {
+        json!({"metadata": {"name": "widgets.example.com"}, "spec": {
+            "group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object"}}}}}]}})
+    }
+
+    #[test]
+    fn accepts_a_valid_definition() {
+        assert_eq!(validate_definition(&good()), []);
+    }
+
+    #[test]
+    fn reports_every_problem_with_upstream_paths() {
+        let mut crd = good();
+        crd["metadata"]["name"] = json!("wrong.example.com");
+        crd["spec"]["group"] = json!("nodots");
+        crd["spec"]["names"]["plural"] = json!("Widgets");
+        crd["spec"]["scope"] = json!("Galaxy");
+        crd["spec"]["versions"][0]["storage"] = json!(false);
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] =
+            json!({"properties": {"x": {"type": "string", "pattern": "("}}});
+        let fields: Vec<String> = validate_definition(&crd)
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        for f in [
+            "metadata.name",
+            "spec.group",
+            "spec.names.plural",
+            "spec.scope",
+            "spec.versions",
+            "spec.versions[0].schema.openAPIV3Schema.properties[spec].type",
+            "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[x].pattern",
+        ] {
+            assert!(fields.iter().any(|x| x == f), "{f} missing from {fields:?}");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+use serde_json::{Value, json};
+
+use super::*;
+use crate::patch::PatchSchema;
+
+fn run(live: &Value, config: &Value, manager: &str, force: bool) -> Result<Value, Vec<Conflict>> {
+    let s = PatchSchema::for_kind("", "v1", "ServiceAccount").expect("schema");
+    apply(
+        live,
+        config,
+        &Apply {
+            manager,
+            force,
+            api_version: "v1",
+            now: "2026-01-01T00:00:00Z",
+            schema: Some(s.root()),
+            subresource: None,
+        },
+    )
+}
+
+fn sa(labels: Value, secrets: Value) -> Value {
+    let mut v = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "x", "labels": labels}});
+    if secrets.as_array().is_some_and(|s| !s.is_empty()) {
+        v["secrets"] = secrets;
+    }
+    v
+}
+
+#[test]
+fn create_records_apply_entry() {
+    let out = run(
+        &json!({}),
+        &sa(json!({"a": "1"}), json!([{"name": "s"}])),
+        "m1",
+        false,
+    )
+    .expect("apply");
+    let mf = &out["metadata"]["managedFields"][0];
+    assert_eq!(mf["manager"], "m1");
+    assert_eq!(mf["operation"], "Apply");
+    assert_eq!(mf["fieldsType"], "FieldsV1");
+    assert_eq!(
+        mf["fieldsV1"],
+        json!({"f:metadata": {"f:labels": {"f:a": {}}},
+            // ObjectReference is an atomic map: the item is owned whole.
+            "f:secrets": {"k:{\"name\":\"s\"}": {}}})
+    );
+}
+
+#[test]
+fn same_apply_twice_is_unchanged() {
+    let config = sa(json!({"a": "1"}), json!([{"name": "s"}]));
+    let once = run(&json!({}), &config, "m1", false).expect("apply");
+    let twice = run(&once, &config, "m1", false).expect("apply");
+    assert_eq!(once, twice);
+}
+
+#[test]
+fn other_manager_conflicts_unless_forced() {
+    let once = run(&json!({}), &sa(json!({"a": "1"}), json!([])), "m1", false).expect("apply");
+    // Same value: shared, no conflict.
+    let shared = run(&once, &sa(json!({"a": "1"}), json!([])), "m2", false).expect("shared");
+    assert_eq!(
+        shared["metadata"]["managedFields"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let err = run(&once, &sa(json!({"a": "2"}), json!([])), "m2", false).expect_err("conflict");
+    assert_eq!(
+        err,
+        vec![Conflict {
+            manager: "\"m1\"".into(),
+            field: ".metadata.labels.a".into()
+        }]
+    );
+    let e = conflict_error(&err);
+    assert_eq!(e.code, 409);
+    assert_eq!(
+        e.message,
+        "Apply failed with 1 conflict: conflict with \"m1\": .metadata.labels.a"
+    );
+    let forced = run(&once, &sa(json!({"a": "2"}), json!([])), "m2", true).expect("force");
+    assert_eq!(forced["metadata"]["labels"]["a"], "2");
+    let mf = forced["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(mf.len(), 1, "m1 owns nothing any more: {mf:?}");
+    assert_eq!(mf[0]["manager"], "m2");
+}
+
+#[test]
+fn fields_no_longer_applied_are_removed_unless_shared() {
+    let once = run(
+        &json!({}),
+        &sa(
+            json!({"a": "1", "b": "1"}),
+            json!([{"name": "s1"}, {"name": "s2"}]),
+        ),
+        "m1",
+        false,
+    )
+    .expect("apply");
+    let both = run(&once, &sa(json!({"b": "1"}), json!([])), "m2", false).expect("apply");
+    let out = run(&both, &sa(json!({}), json!([{"name": "s2"}])), "m1", false).expect("apply");
+    // a: only m1 had it, gone; b: m2 shares it, kept; s1 gone, s2 kept.
+    assert_eq!(out["metadata"]["labels"], json!({"b": "1"}));
+    assert_eq!(out["secrets"], json!([{"name": "s2"}]));
+}
+
+#[test]
+fn update_entries_conflict_with_using_version() {
+    let mut live = sa(json!({"a": "1"}), json!([]));
+    crate::patch::managed_fields::record_update(
+        None,
+        &mut live,
+        None,
+        "kubectl-edit",
+        "v1",
+        None,
+        "t",
+    );
+    let err = run(&live, &sa(json!({"a": "2"}), json!([])), "m", false).expect_err("conflict");
+    assert_eq!(err[0].manager, "\"kubectl-edit\" using v1");
+    let two = vec![
+        err[0].clone(),
+        Conflict {
+            manager: "\"z\"".into(),
+            field: ".x".into(),
+        },
+    ];
+    assert_eq!(
+        conflict_error(&two).message,
+        "Apply failed with 2 conflicts: conflicts with \"kubectl-edit\" using v1:\n- .metadata.labels.a\nconflicts with \"z\":\n- .x"
+    );
+}
+
+#[test]
+fn atomic_lists_are_replaced_and_owned_whole() {
+    let s = PatchSchema::for_kind("", "v1", "ServiceAccount").expect("schema");
+    let live = json!({"imagePullSecrets": [{"name": "a"}, {"name": "b"}]});
+    let out = merge(
+        &live,
+        &json!({"imagePullSecrets": [{"name": "c"}]}),
+        Some(s.root()),
+    );
+    assert_eq!(out, json!({"imagePullSecrets": [{"name": "c"}]}));
+    let set = owned_fields(&out, Some(s.root()));
+    assert_eq!(set.to_fields_v1(), json!({"f:imagePullSecrets": {}}));
+}
+
+#[test]
+fn missing_manager_is_invalid() {
+    let e = check_manager(None).expect_err("required");
+    assert_eq!(e.code, 422);
+    assert!(
+        e.message.contains("fieldManager: Required value"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn nulls_in_config_set_nothing() {
+    let once = run(&json!({}), &sa(json!({"a": "1"}), json!([])), "m1", false).expect("apply");
+    // labels: null applies no label: the one m1 applied before goes.
+    let out = run(
+        &once,
+        &json!({"metadata": {"name": "x", "labels": null}}),
+        "m1",
+        false,
+    )
+    .expect("apply");
+    assert!(out["metadata"].get("labels").is_none(), "{out}");
+    assert!(out["metadata"].get("managedFields").is_none(), "{out}");
+}
+
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::run;
+
+    /// Lists sorted, so results compare whatever order items were added in.
+    fn canonical(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+            }
+            Value::Array(a) => {
+                let mut items: Vec<Value> = a.iter().map(canonical).collect();
+                items.sort_by_key(|v| v.to_string());
+                Value::Array(items)
+            }
+            v => v.clone(),
+        }
+    }
+
+    fn config() -> impl Strategy<Value = Value> {
+        (
+            prop::collection::btree_map("[a-d]", "[x-z]", 0..4),
+            prop::collection::btree_map("[a-d]", "[x-z]", 0..3),
+            prop::collection::btree_set("[a-d]", 0..3),
+            prop::collection::btree_set("[p-r]", 0..3),
+        )
+            .prop_map(|(labels, secrets, pulls, fins)| {
+                let mut meta = json!({"name": "x"});
+                if !labels.is_empty() {
+                    meta["labels"] = json!(labels);
+                }
+                if !fins.is_empty() {
+                    meta["finalizers"] = json!(fins);
+                }
+                let mut v = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta});
+                if !secrets.is_empty() {
+                    v["secrets"] = Value::Array(
+                        secrets
+                            .into_iter()
+                            .map(|(n, ns)| json!({"name": n, "namespace": ns}))
+                            .collect(),
+                    );
+                }
+                if !pulls.is_empty() {
+                    v["imagePullSecrets"] =
+                        Value::Array(pulls.into_iter().map(|n| json!({"name": n})).collect());
+                }
+                v
+            })
+    }
+
+    proptest! {
+        /// One manager: what is left after applying c1 then c2 is what
+        /// applying c2 alone gives (fields no longer applied are removed).
+        #[test]
+        fn reapply_converges_to_the_latest_config(c1 in config(), c2 in config()) {
+            let first = run(&json!({}), &c1, "m", false).expect("apply c1");
+            let both = run(&first, &c2, "m", false).expect("apply c2");
+            let only = run(&json!({}), &c2, "m", false).expect("apply c2 alone");
+            prop_assert_eq!(canonical(&both), canonical(&only));
+        }
+
+        /// Applying the same configuration again changes nothing.
+        #[test]
+        fn apply_is_idempotent(c in config()) {
+            let once = run(&json!({}), &c, "m", false).expect("apply");
+            let twice = run(&once, &c, "m", false).expect("apply again");
+            prop_assert_eq!(once, twice);
+        }
+    }
+}

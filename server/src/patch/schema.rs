@@ -1,0 +1,184 @@
+//! The patch metadata of one kind, read from its published OpenAPI schema:
+//! `x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`,
+//! `x-kubernetes-list-type`, `x-kubernetes-list-map-keys` and
+//! `x-kubernetes-map-type`, found by walking properties, `items`,
+//! `additionalProperties` and `$ref`s (also behind `allOf`).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// The schemas of one group/version and the name of one kind's schema in it.
+#[derive(Debug)]
+pub struct PatchSchema {
+    defs: Map<String, Value>,
+    root: String,
+}
+
+/// How deep `$ref` chains are followed.
+const MAX_REF_DEPTH: usize = 8;
+
+impl PatchSchema {
+    /// The schema of a generated kind, or None when the generated schemas do
+    /// not describe it (then it has no patch metadata).
+    pub fn for_kind(group: &str, version: &str, kind: &str) -> Option<Arc<Self>> {
+        let gv = kapi_generated::api::OPENAPI_SCHEMAS
+            .iter()
+            .find(|s| s.group == group && s.version == version)?;
+        let (_, name) = gv.kinds.iter().find(|(k, _)| *k == kind)?;
+        let defs: Map<String, Value> = serde_json::from_str(gv.schemas).ok()?;
+        Self::from_defs(defs, name)
+    }
+
+    /// A schema from named definitions (`#/components/schemas/<name>` refs) and
+    /// the name of the root.
+    pub fn from_defs(defs: Map<String, Value>, root: &str) -> Option<Arc<Self>> {
+        defs.get(root)?;
+        Some(Arc::new(PatchSchema {
+            defs,
+            root: root.to_string(),
+        }))
+    }
+
+    /// The kind's schema.
+    pub fn root(&self) -> Node<'_> {
+        let schema = self.defs.get(&self.root).unwrap_or(&Value::Null);
+        Node::new(&self.defs, schema)
+    }
+}
+
+/// One place in a schema: the schema as written where it is used (which
+/// carries a property's extensions) and what it resolves to.
+#[derive(Debug, Clone, Copy)]
+pub struct Node<'a> {
+    defs: &'a Map<String, Value>,
+    here: &'a Value,
+    resolved: &'a Value,
+}
+
+fn ref_of(v: &Value) -> Option<&str> {
+    v.get("$ref")
+        .or_else(|| v.get("allOf")?.get(0)?.get("$ref"))
+        .and_then(Value::as_str)
+}
+
+impl<'a> Node<'a> {
+    fn new(defs: &'a Map<String, Value>, here: &'a Value) -> Self {
+        let mut resolved = here;
+        for _ in 0..MAX_REF_DEPTH {
+            let Some(r) = ref_of(resolved) else { break };
+            let name = r.rsplit('/').next().unwrap_or(r);
+            match defs.get(name) {
+                Some(d) => resolved = d,
+                None => break,
+            }
+        }
+        Node {
+            defs,
+            here,
+            resolved,
+        }
+    }
+
+    /// The schema of a field of this object: a property, or the value schema
+    /// of a map (`additionalProperties`).
+    pub fn field(&self, name: &str) -> Option<Node<'a>> {
+        if let Some(p) = self.resolved.get("properties").and_then(|p| p.get(name)) {
+            return Some(Node::new(self.defs, p));
+        }
+        match self.resolved.get("additionalProperties") {
+            Some(a) if a.is_object() => Some(Node::new(self.defs, a)),
+            _ => None,
+        }
+    }
+
+    /// The schema of this list's items.
+    pub fn items(&self) -> Option<Node<'a>> {
+        self.resolved
+            .get("items")
+            .filter(|i| i.is_object())
+            .map(|i| Node::new(self.defs, i))
+    }
+
+    /// Whether this is a map with arbitrary keys (`additionalProperties`)
+    /// rather than a struct.
+    pub fn is_map(&self) -> bool {
+        self.resolved.get("properties").is_none()
+            && self
+                .resolved
+                .get("additionalProperties")
+                .is_some_and(Value::is_object)
+    }
+
+    fn ext(&self, key: &str) -> Option<&'a Value> {
+        self.here.get(key).or_else(|| self.resolved.get(key))
+    }
+
+    /// `x-kubernetes-patch-strategy`, split at commas (`merge`, `replace`, `retainKeys`).
+    pub fn patch_strategies(&self) -> Vec<&'a str> {
+        self.ext("x-kubernetes-patch-strategy")
+            .and_then(Value::as_str)
+            .map(|s| s.split(',').map(str::trim).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether the patch strategy includes `s`.
+    pub fn has_strategy(&self, s: &str) -> bool {
+        self.patch_strategies().contains(&s)
+    }
+
+    /// `x-kubernetes-patch-merge-key`.
+    pub fn merge_key(&self) -> Option<&'a str> {
+        self.ext("x-kubernetes-patch-merge-key")
+            .and_then(Value::as_str)
+    }
+
+    /// `x-kubernetes-list-type` (`atomic`, `set`, `map`).
+    pub fn list_type(&self) -> Option<&'a str> {
+        self.ext("x-kubernetes-list-type").and_then(Value::as_str)
+    }
+
+    /// `x-kubernetes-list-map-keys`.
+    pub fn list_map_keys(&self) -> Vec<&'a str> {
+        self.ext("x-kubernetes-list-map-keys")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// `x-kubernetes-map-type` (`granular`, `atomic`).
+    pub fn map_type(&self) -> Option<&'a str> {
+        self.ext("x-kubernetes-map-type").and_then(Value::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configmap_metadata_has_ownerreference_merge_key() {
+        let s = PatchSchema::for_kind("", "v1", "ConfigMap").expect("configmap schema");
+        let meta = s.root().field("metadata").expect("metadata");
+        let owners = meta.field("ownerReferences").expect("ownerReferences");
+        assert_eq!(owners.merge_key(), Some("uid"));
+        assert!(owners.has_strategy("merge"));
+        assert_eq!(owners.list_type(), Some("map"));
+        assert_eq!(owners.list_map_keys(), vec!["uid"]);
+        assert_eq!(owners.items().and_then(|i| i.map_type()), Some("atomic"));
+        let fin = meta.field("finalizers").expect("finalizers");
+        assert_eq!(fin.list_type(), Some("set"));
+        assert!(fin.has_strategy("merge"));
+        // data is a map of strings: any key has the string schema.
+        let data = s.root().field("data").expect("data");
+        assert!(data.is_map());
+        assert!(data.field("anything").is_some());
+        assert!(s.root().field("nope").is_none());
+    }
+
+    #[test]
+    fn unknown_kind_has_no_schema() {
+        assert!(PatchSchema::for_kind("", "v1", "Widget").is_none());
+        assert!(PatchSchema::for_kind("example.com", "v1", "ConfigMap").is_none());
+    }
+}
