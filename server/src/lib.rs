@@ -218,9 +218,19 @@ pub async fn start_with_storage(
         openapi.clone(),
         gv.clone(),
     );
-    crds.start().await.map_err(|e| {
-        StartError::Bootstrap(format!("cannot read CustomResourceDefinitions: {e}"))
-    })?;
+    let crds_started = match crds.start().await {
+        Ok(()) => true,
+        Err(e) if on_etcd => {
+            tracing::error!(error = %e, "cannot read CustomResourceDefinitions yet; start-up retries");
+            false
+        }
+        Err(e) => {
+            return Err(StartError::Bootstrap(format!(
+                "cannot read CustomResourceDefinitions: {e}"
+            )));
+        }
+    };
+    let crd_server = crds.clone();
     let state = Arc::new(http::AppState {
         discovery,
         openapi,
@@ -232,20 +242,32 @@ pub async fn start_with_storage(
     let url = format!("http://{addr}");
     let kubeconfig =
         kubeconfig::write(&config.data_dir, &url).map_err(|e| dir_err(e.to_string()))?;
-    if bootstrapped {
+    if bootstrapped && crds_started {
         state.ready.store(true, Ordering::Release);
     } else {
         let state = state.clone();
         tokio::spawn(async move {
+            let (mut bootstrapped, mut crds_started) = (bootstrapped, crds_started);
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                match bootstrap(&state.registry).await {
-                    Ok(()) => {
-                        tracing::info!("etcd reached; start-up finished");
-                        state.ready.store(true, Ordering::Release);
-                        return;
+                if !bootstrapped {
+                    match bootstrap(&state.registry).await {
+                        Ok(()) => bootstrapped = true,
+                        Err(e) => tracing::warn!(error = %e, "etcd still not reachable; retrying"),
                     }
-                    Err(e) => tracing::warn!(error = %e, "etcd still not reachable; retrying"),
+                }
+                if bootstrapped && !crds_started {
+                    match crd_server.start().await {
+                        Ok(()) => crds_started = true,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read CustomResourceDefinitions yet; retrying")
+                        }
+                    }
+                }
+                if bootstrapped && crds_started {
+                    tracing::info!("etcd reached; start-up finished");
+                    state.ready.store(true, Ordering::Release);
+                    return;
                 }
             }
         });
