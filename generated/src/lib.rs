@@ -3,11 +3,14 @@
 //! they share with hand-written types.
 //!
 //! This crate does no IO: clients use its types without pulling in the server.
+//! The `client` feature adds a typed HTTP client, [`client::Api`] (not built by default).
 //! Types live under [`api`], by group and version: `api::core::v1::ConfigMap`,
 //! `api::coordination::v1::Lease`, `api::meta::v1::ObjectMeta`.
 
 extern crate self as kapi_generated;
 
+#[cfg(feature = "client")]
+pub mod client;
 mod int_or_string;
 mod meta;
 pub mod proto;

@@ -18,6 +18,7 @@ pub mod selector;
 pub mod snapshot;
 pub mod storage;
 pub mod table;
+pub mod testing;
 pub mod watch;
 
 use std::net::SocketAddr;
@@ -163,6 +164,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 .map_err(|e| StartError::Etcd(e.to_string()))?,
         )
     };
+    start_with_storage(config, storage).await
+}
+
+/// Binds, bootstraps, writes the kubeconfig (into `config.data_dir`) and
+/// serves on a store opened by the caller (the in-process test server uses
+/// an in-memory one).
+pub async fn start_with_storage(
+    config: Config,
+    storage: Arc<dyn Storage>,
+) -> Result<Running, StartError> {
+    let dir_err = |reason: String| StartError::DataDir {
+        dir: config.data_dir.display().to_string(),
+        reason,
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| dir_err(e.to_string()))?;
     if let Err(e) = storage.health().await {
         tracing::error!(servers = ?config.etcd_servers, error = %e, "etcd is not reachable");
     }

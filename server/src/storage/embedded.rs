@@ -138,6 +138,19 @@ impl EmbeddedStore {
         let path = dir.join("kapi.redb");
         let db = Database::create(&path)
             .map_err(|e| internal(format!("cannot open {}: {e}", path.display())))?;
+        Self::from_db(db)
+    }
+
+    /// A store in memory only (nothing survives it): for the in-process test
+    /// server, where start-up time matters and durability does not.
+    pub fn open_in_memory() -> Result<Self, StorageError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| internal(format!("cannot create an in-memory store: {e}")))?;
+        Self::from_db(db)
+    }
+
+    fn from_db(db: Database) -> Result<Self, StorageError> {
         let (rev, compacted) = {
             let txn = db.begin_write().map_err(internal)?;
             let (rev, compacted) = {

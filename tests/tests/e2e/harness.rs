@@ -93,6 +93,8 @@ pub struct Server {
     args: Vec<String>,
     /// Whether start waits for `/readyz` to answer 200.
     wait_ready: bool,
+    /// The port to listen on (0: any free port).
+    port: u16,
 }
 
 impl Server {
@@ -141,6 +143,7 @@ impl Server {
             starts: 0,
             args,
             wait_ready,
+            port: 0,
         };
         server.spawn_and_wait();
         server
@@ -193,6 +196,19 @@ impl Server {
         self.spawn_and_wait();
     }
 
+    /// Kills the server (SIGKILL) and starts it again on the same data
+    /// directory and the same port, so clients that hold the old URL (kubectl,
+    /// a watch) reconnect to the new process.
+    pub fn restart_same_port(&mut self) {
+        self.port = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("server URL has a port");
+        self.restart();
+    }
+
     fn log_paths(&self, n: u32) -> (PathBuf, PathBuf) {
         let logs = self.tmp.path().join("logs");
         (
@@ -210,7 +226,8 @@ impl Server {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--data-dir")
             .arg(self.data_dir())
-            .args(["--bind-address", "127.0.0.1", "--port", "0"])
+            .args(["--bind-address", "127.0.0.1", "--port"])
+            .arg(self.port.to_string())
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(File::create(&out).expect("create stdout log"))
@@ -702,6 +719,11 @@ impl Background {
         self.stdout.lock().expect("lock").clone()
     }
 
+    /// The exit status, if the process has ended.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("try_wait")
+    }
+
     /// Standard error so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("lock").clone()
@@ -839,6 +861,22 @@ pub fn python_client_available() -> bool {
         eprintln!("note: python3 cannot import `kubernetes` (pip install kubernetes); skipping");
     }
     ok
+}
+
+/// Starts `python3 tests/python/<script> <kubeconfig> [args]` in the background.
+pub fn spawn_python(server: &Server, script: &str, args: &[&str]) -> Background {
+    let path = python_script(script);
+    assert!(path.is_file(), "missing {}", path.display());
+    let mut cmd = Command::new("python3");
+    cmd.arg(&path)
+        .arg(server.kubeconfig())
+        .args(args)
+        .env("HOME", server.home())
+        .env("PYTHONUNBUFFERED", "1");
+    for k in SCRUBBED_ENV {
+        cmd.env_remove(k);
+    }
+    Background::spawn(cmd, format!("python3 {script}"))
 }
 
 /// Runs `python3 tests/python/<script> <kubeconfig> [args]` against `server`.

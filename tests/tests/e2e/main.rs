@@ -4,16 +4,19 @@
 
 mod harness;
 
+mod client;
 mod compaction;
 mod crd;
 mod durability;
 mod etcd;
 mod http;
 mod kube_rs;
+mod kube_watch;
 mod kubectl;
 mod list;
 mod patch;
 mod protobuf;
 mod python;
+mod restart_watch;
 mod watch_cache;
 mod workflow;
