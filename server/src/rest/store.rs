@@ -480,6 +480,34 @@ impl<K: Resource> TypedStore<K> {
         Ok(Some(value))
     }
 
+    /// Finishes an update: no change answers the stored object (no write, as
+    /// upstream skips identical writes), a dry run answers the would-be object,
+    /// otherwise the new state is written with compare-and-swap on `current`'s revision.
+    async fn finish_update(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        key: &str,
+        current: (Value, Rev),
+        next: Option<Value>,
+        warnings: Vec<String>,
+    ) -> Result<Written, ApiError> {
+        let (old, mod_rev) = current;
+        let object = match next {
+            None => old,
+            Some(mut v) if scope.dry_run => {
+                set_resource_version(&mut v, mod_rev);
+                v
+            }
+            Some(v) => self.write_update(name, key, v, mod_rev).await?,
+        };
+        Ok(Written {
+            object,
+            created: false,
+            warnings,
+        })
+    }
+
     /// Writes `value` over the stored object at `mod_rev`.
     async fn write_update(
         &self,
@@ -574,30 +602,12 @@ impl<K: Resource> TypedStore<K> {
             {
                 return Err(ApiError::stale(self.target(name)));
             }
-            let Some(value) = self.prepare_update(scope, &old, obj.clone(), false)? else {
-                return Ok(Written {
-                    object: old,
-                    created: false,
-                    warnings,
-                });
-            };
-            if scope.dry_run {
-                let mut v = value;
-                set_resource_version(&mut v, kv.mod_rev);
-                return Ok(Written {
-                    object: v,
-                    created: false,
-                    warnings,
-                });
-            }
-            match self.write_update(name, &key, value, kv.mod_rev).await {
-                Ok(object) => {
-                    return Ok(Written {
-                        object,
-                        created: false,
-                        warnings,
-                    });
-                }
+            let next = self.prepare_update(scope, &old, obj.clone(), false)?;
+            match self
+                .finish_update(scope, name, &key, (old, kv.mod_rev), next, warnings.clone())
+                .await
+            {
+                Ok(w) => return Ok(w),
                 // Lost a race with another writer: an unconditional update tries again.
                 Err(e) if e.reason == "Conflict" && wanted_rv.is_none() => continue,
                 Err(e) => return Err(e),
@@ -889,30 +899,13 @@ impl<K: Resource> TypedStore<K> {
             if let Some(ns) = &ns {
                 self.ensure_namespace(ns, name).await?;
             }
-            let Some(value) = self.prepare_update(scope, &current, obj, applied)? else {
-                return Ok(Written {
-                    object: current,
-                    created: false,
-                    warnings,
-                });
-            };
-            if scope.dry_run {
-                let mut v = value;
-                set_resource_version(&mut v, kv.mod_rev);
-                return Ok(Written {
-                    object: v,
-                    created: false,
-                    warnings,
-                });
-            }
-            match self.write_update(name, &key, value, kv.mod_rev).await {
-                Ok(object) => {
-                    return Ok(Written {
-                        object,
-                        created: false,
-                        warnings,
-                    });
-                }
+            let next = self.prepare_update(scope, &current, obj, applied)?;
+            match self
+                .finish_update(scope, name, &key, (current, kv.mod_rev), next, warnings)
+                .await
+            {
+                Ok(w) => return Ok(w),
+                // Lost a race with another writer: the patch is applied again to the new state.
                 Err(e) if e.reason == "Conflict" => continue,
                 Err(e) => return Err(e),
             }
