@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::model::{Api, Field, GroupVersion, ResourceDef, Scope, Shape, Ty, TypeDef, TypeRef};
+use crate::model::{
+    Api, Field, GroupVersion, ResourceDef, Scope, SelectableFieldDef, Shape, Ty, TypeDef, TypeRef,
+};
 
 /// The generated code: file name → text. `api.rs` is the root.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -168,7 +170,7 @@ fn group_version_tokens(api: &Api, gv: &GroupVersion) -> TokenStream {
     }
 }
 
-fn type_tokens(_api: &Api, gv: &GroupVersion, t: &TypeDef) -> TokenStream {
+fn type_tokens(api: &Api, gv: &GroupVersion, t: &TypeDef) -> TokenStream {
     let name = format_ident!("{}", t.name);
     let doc = doc_attr(&t.description);
     match &t.shape {
@@ -184,7 +186,7 @@ fn type_tokens(_api: &Api, gv: &GroupVersion, t: &TypeDef) -> TokenStream {
             let resource = t
                 .resource
                 .as_ref()
-                .map(|r| resource_attr(gv, t, r))
+                .map(|r| resource_attr(api, gv, t, r))
                 .unwrap_or_default();
             let derive_resource = if t.resource.is_some() {
                 quote! { crate::Resource, }
@@ -232,7 +234,7 @@ fn field_tokens(f: &Field) -> TokenStream {
     }
 }
 
-fn resource_attr(gv: &GroupVersion, t: &TypeDef, r: &ResourceDef) -> TokenStream {
+fn resource_attr(api: &Api, gv: &GroupVersion, t: &TypeDef, r: &ResourceDef) -> TokenStream {
     let group = &gv.group;
     let version = &gv.version;
     let kind = &t.name;
@@ -274,11 +276,32 @@ fn resource_attr(gv: &GroupVersion, t: &TypeDef, r: &ResourceDef) -> TokenStream
         let priority = (priority != 0).then(|| quote! { , priority = #priority });
         quote! { printer_column(name = #name, type = #ty #path #count #format #desc #priority), }
     });
+    let selectable = r.selectable_fields.iter().map(|f| {
+        let name = f.name();
+        let paths = f.paths();
+        // The model checked the paths; Go's zero value of the field is the default.
+        let default = match f {
+            SelectableFieldDef::Mapped {
+                default: Some(d), ..
+            } => d.clone(),
+            _ => match paths
+                .first()
+                .and_then(|p| crate::model::selectable_scalar(api, gv, t, p).ok())
+            {
+                Some("boolean") => "false".to_string(),
+                Some("integer") => "0".to_string(),
+                _ => String::new(),
+            },
+        };
+        let paths = (paths != [name]).then(|| quote! { #(, path = #paths)* });
+        let default = (!default.is_empty()).then(|| quote! { , default = #default });
+        quote! { selectable_field(#name #paths #default), }
+    });
     quote! {
         #[resource(
             group = #group, version = #version, kind = #kind, plural = #plural, singular = #singular,
             scope = #scope, short_names(#(#short),*), categories(#(#cats),*), verbs(#(#verbs),*),
-            #status #scale #(#columns)*
+            #status #scale #(#columns)* #(#selectable)*
         )]
     }
 }

@@ -159,6 +159,47 @@ pub struct ResourceDef {
     pub subresources: Subresources,
     #[serde(default)]
     pub printer_columns: Vec<PrinterColumn>,
+    /// Fields a `fieldSelector` may name besides `metadata.name` and `metadata.namespace`.
+    #[serde(default)]
+    pub selectable_fields: Vec<SelectableFieldDef>,
+}
+
+/// One entry of `selectableFields`: a dotted path (`spec.nodeName`), or a
+/// label read from other paths (`{name: source, paths: [source.component, reportingComponent]}`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum SelectableFieldDef {
+    /// The label is the path.
+    Path(String),
+    /// A label with its own paths (the first non-empty value wins) and default.
+    Mapped {
+        name: String,
+        #[serde(default)]
+        paths: Vec<String>,
+        #[serde(default)]
+        default: Option<String>,
+    },
+}
+
+impl SelectableFieldDef {
+    /// The field label.
+    pub fn name(&self) -> &str {
+        match self {
+            SelectableFieldDef::Path(p) => p,
+            SelectableFieldDef::Mapped { name, .. } => name,
+        }
+    }
+
+    /// The paths read, in order.
+    pub fn paths(&self) -> Vec<&str> {
+        match self {
+            SelectableFieldDef::Path(p) => vec![p.as_str()],
+            SelectableFieldDef::Mapped { name, paths, .. } if paths.is_empty() => {
+                vec![name.as_str()]
+            }
+            SelectableFieldDef::Mapped { paths, .. } => paths.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 /// Status and scale subresources, shaped as in a CRD.
@@ -970,6 +1011,7 @@ fn check_resources(api: &Api) -> Result<(), Error> {
                     }
                 }
             }
+            check_selectable_fields(api, gv, t, r, &at)?;
             if let Some(other) =
                 plurals.insert((gv.group.clone(), r.plural.clone()), gv.file.clone())
             {
@@ -986,6 +1028,99 @@ fn check_resources(api: &Api) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Every selectable field names a new label and each of its paths a string,
+/// integer or boolean property of the kind; a missing default is the Go zero
+/// value of the first path's type (`false`, `0`, empty).
+fn check_selectable_fields(
+    api: &Api,
+    gv: &GroupVersion,
+    t: &TypeDef,
+    r: &ResourceDef,
+    at: &str,
+) -> Result<(), Error> {
+    let mut seen = BTreeSet::new();
+    for (i, f) in r.selectable_fields.iter().enumerate() {
+        let fp = format!("{at}/selectableFields/{i}");
+        let name = f.name();
+        if name == "metadata.name" || name == "metadata.namespace" {
+            return Err(Error::at(
+                &gv.file,
+                &fp,
+                format!("{name:?} is always selectable; do not declare it"),
+            ));
+        }
+        if !seen.insert(name.to_string()) {
+            return Err(Error::at(
+                &gv.file,
+                &fp,
+                format!("selectable field {name:?} is declared twice"),
+            ));
+        }
+        for p in f.paths() {
+            selectable_scalar(api, gv, t, p)
+                .map_err(|msg| Error::at(&gv.file, &fp, format!("path {p:?}: {msg}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// The scalar type (`string`, `integer`, `boolean`) at a dotted path of a kind.
+pub fn selectable_scalar(
+    api: &Api,
+    _gv: &GroupVersion,
+    t: &TypeDef,
+    path: &str,
+) -> Result<&'static str, String> {
+    let mut shape = &t.shape;
+    let segs: Vec<&str> = path.split('.').collect();
+    for (i, seg) in segs.iter().enumerate() {
+        let Shape::Struct(fields) = shape else {
+            return Err(format!("{:?} is not an object", segs[..i].join(".")));
+        };
+        let Some(f) = fields.iter().find(|f| f.wire == *seg) else {
+            return Err(format!("no property {seg:?}"));
+        };
+        let mut ty = &f.ty;
+        loop {
+            match ty {
+                Ty::String => return last(i, &segs, "string"),
+                Ty::I32 | Ty::I64 => return last(i, &segs, "integer"),
+                Ty::Bool => return last(i, &segs, "boolean"),
+                Ty::Named(r) => {
+                    let target = api
+                        .group_version(&r.group, &r.version)
+                        .and_then(|g| g.types.get(&r.name))
+                        .ok_or_else(|| format!("unknown type {}", r.name))?;
+                    match &target.shape {
+                        Shape::Alias(a) => ty = a,
+                        s @ Shape::Struct(_) => {
+                            shape = s;
+                            break;
+                        }
+                    }
+                }
+                _ => {
+                    return Err(
+                        "must point to a field of type string, boolean or integer".to_string()
+                    );
+                }
+            }
+        }
+        if i + 1 == segs.len() {
+            return Err("must point to a field of type string, boolean or integer".to_string());
+        }
+    }
+    Err("empty path".to_string())
+}
+
+fn last(i: usize, segs: &[&str], ty: &'static str) -> Result<&'static str, String> {
+    if i + 1 == segs.len() {
+        Ok(ty)
+    } else {
+        Err(format!("{:?} is a {ty}, not an object", segs[..=i].join(".")))
+    }
 }
 
 fn is_dns_label(s: &str) -> bool {

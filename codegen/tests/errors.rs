@@ -712,3 +712,99 @@ fn protobuf_unknown_alias_encoding() {
          must be one of time, micro-time, quantity, raw, empty, schema-or-array, schema-or-bool, schema-or-string-array"
     );
 }
+
+const WIDGET_WITH_SPEC: &str = "        apiVersion: {type: string}
+        kind: {type: string}
+        metadata:
+          allOf:
+            - $ref: '../meta.k8s.io/v1.yaml#/components/schemas/ObjectMeta'
+          default: {}
+        spec:
+          type: object
+          properties:
+            color: {type: string}
+            ready: {type: boolean}
+            size: {type: integer}
+            tags: {type: array, items: {type: string}}
+";
+
+#[test]
+fn selectable_fields_are_generated_with_their_zero_values() {
+    let t = Tree::new().meta().file(
+        "example.com/v1.yaml",
+        &widget(
+            "        scope: Namespaced
+        selectableFields:
+          - spec.color
+          - spec.ready
+          - spec.size
+          - {name: colour, paths: [spec.color], default: none}
+",
+            WIDGET_WITH_SPEC,
+        ),
+    );
+    let out = kapi_codegen::generate(t.path()).unwrap_or_else(|e| panic!("{e}"));
+    let code = &out.files["example_com_v1.rs"];
+    for expected in [
+        "selectable_field(\"spec.color\")",
+        "selectable_field(\"spec.ready\", default = \"false\")",
+        "selectable_field(\"spec.size\", default = \"0\")",
+        "selectable_field(\"colour\", path = \"spec.color\", default = \"none\")",
+    ] {
+        assert!(code.contains(expected), "{expected} not in\n{code}");
+    }
+}
+
+#[test]
+fn selectable_field_that_is_not_a_scalar() {
+    let t = Tree::new().meta().file(
+        "example.com/v1.yaml",
+        &widget(
+            "        scope: Namespaced
+        selectableFields: [spec.color, spec.tags]
+",
+            WIDGET_WITH_SPEC,
+        ),
+    );
+    assert_eq!(
+        t.error(),
+        "api-defs/example.com/v1.yaml: #/components/schemas/Widget/x-kapi-resource/selectableFields/1: \
+         path \"spec.tags\": must point to a field of type string, boolean or integer"
+    );
+}
+
+#[test]
+fn selectable_field_that_does_not_exist() {
+    let t = Tree::new().meta().file(
+        "example.com/v1.yaml",
+        &widget(
+            "        scope: Namespaced
+        selectableFields: [spec.colour]
+",
+            WIDGET_WITH_SPEC,
+        ),
+    );
+    assert_eq!(
+        t.error(),
+        "api-defs/example.com/v1.yaml: #/components/schemas/Widget/x-kapi-resource/selectableFields/0: \
+         path \"spec.colour\": no property \"colour\""
+    );
+}
+
+#[test]
+fn selectable_field_naming_metadata_name() {
+    let t = Tree::new().meta().file(
+        "example.com/v1.yaml",
+        &widget(
+            "        scope: Namespaced
+        selectableFields: [metadata.name]
+",
+            WIDGET_WITH_SPEC,
+        ),
+    );
+    assert_eq!(
+        t.error(),
+        "api-defs/example.com/v1.yaml: #/components/schemas/Widget/x-kapi-resource/selectableFields/0: \
+         \"metadata.name\" is always selectable; do not declare it"
+    );
+}

@@ -55,6 +55,34 @@ pub struct PrinterColumn {
     pub source: ColumnSource,
 }
 
+/// A field a `fieldSelector` may name besides `metadata.name` and
+/// `metadata.namespace` (upstream's `GetAttrs`/`ToSelectableFields` of a
+/// kind, or a CRD version's `selectableFields`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelectableField {
+    /// The field label clients select on, like `spec.nodeName` or `source`.
+    pub name: String,
+    /// Dotted JSON paths (without a leading `.`) read in order; the first
+    /// one with a non-empty value gives the field's value (upstream's Event
+    /// `source` is `source.component`, else `reportingComponent`).
+    pub paths: Vec<String>,
+    /// The value when no path has one (Go's zero value of the field: `false`
+    /// for a boolean, `0` for an integer, empty for a string or a custom
+    /// resource's missing field).
+    pub default: String,
+}
+
+impl SelectableField {
+    /// A field whose label is its path, with an empty default.
+    pub fn path(name: &str) -> Self {
+        SelectableField {
+            name: name.to_string(),
+            paths: vec![name.to_string()],
+            default: String::new(),
+        }
+    }
+}
+
 /// How a kind is served: its names, scope, subresources and columns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiResource {
@@ -80,6 +108,8 @@ pub struct ApiResource {
     pub scale_subresource: Option<ScaleSubresource>,
     /// `kubectl get` columns.
     pub printer_columns: Vec<PrinterColumn>,
+    /// Fields `fieldSelector` may name besides `metadata.name` and `metadata.namespace`.
+    pub selectable_fields: Vec<SelectableField>,
 }
 
 impl ApiResource {

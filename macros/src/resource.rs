@@ -30,6 +30,73 @@ struct Attrs {
     status: bool,
     scale: Option<Scale>,
     columns: Vec<Column>,
+    selectable: Vec<Selectable>,
+}
+
+/// `selectable_field("label")` or `selectable_field("label", path = "a.b", path = "c", default = "false")`.
+struct Selectable {
+    name: LitStr,
+    paths: Vec<LitStr>,
+    default: Option<LitStr>,
+}
+
+/// Parses the parenthesised part of `selectable_field(...)`.
+fn parse_selectable(input: syn::parse::ParseStream) -> syn::Result<Selectable> {
+    let content;
+    syn::parenthesized!(content in input);
+    let name: LitStr = content.parse().map_err(|e| {
+        syn::Error::new(
+            e.span(),
+            "selectable_field needs the field label first, like selectable_field(\"spec.nodeName\")",
+        )
+    })?;
+    if !is_field_path(&name.value()) {
+        return Err(syn::Error::new(
+            name.span(),
+            "a selectable field is a dotted field path like \"spec.nodeName\" (no leading '.', no metadata.name or metadata.namespace, which are always selectable)",
+        ));
+    }
+    let mut s = Selectable {
+        name,
+        paths: Vec::new(),
+        default: None,
+    };
+    while !content.is_empty() {
+        content.parse::<syn::Token![,]>()?;
+        if content.is_empty() {
+            break;
+        }
+        let key: Ident = content.parse()?;
+        content.parse::<syn::Token![=]>()?;
+        let lit: LitStr = content.parse()?;
+        if key == "path" {
+            if !is_field_path(&lit.value()) {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "a path is a dotted field path like \"source.component\" (no leading '.')",
+                ));
+            }
+            s.paths.push(lit);
+        } else if key == "default" {
+            s.default = Some(lit);
+        } else {
+            return Err(syn::Error::new(
+                key.span(),
+                format!("unknown selectable_field attribute `{key}`; expected path or default"),
+            ));
+        }
+    }
+    Ok(s)
+}
+
+/// `a.b.c`: non-empty segments of letters, digits and `_`, not `metadata.name`/`metadata.namespace`.
+fn is_field_path(p: &str) -> bool {
+    !p.is_empty()
+        && p.split('.').all(|seg| {
+            !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        && p != "metadata.name"
+        && p != "metadata.namespace"
 }
 
 struct Scale {
@@ -183,9 +250,19 @@ fn parse_attrs(input: &DeriveInput) -> syn::Result<(Attrs, &syn::Meta)> {
                 }
                 a.columns.push(c);
             }
+            "selectable_field" => {
+                let f = parse_selectable(meta.input)?;
+                if a.selectable.iter().any(|x| x.name.value() == f.name.value()) {
+                    return Err(syn::Error::new(
+                        f.name.span(),
+                        format!("selectable field {:?} is declared twice", f.name.value()),
+                    ));
+                }
+                a.selectable.push(f);
+            }
             _ => {
                 return Err(meta.error(format!(
-                    "unknown resource attribute `{key}`; expected group, version, kind, plural, singular, scope, short_names, categories, verbs, status, scale or printer_column"
+                    "unknown resource attribute `{key}`; expected group, version, kind, plural, singular, scope, short_names, categories, verbs, status, scale, printer_column or selectable_field"
                 )));
             }
         }
@@ -306,6 +383,22 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
             }
         }
     });
+    let selectable = a.selectable.iter().map(|f| {
+        let name = &f.name;
+        let paths: Vec<&LitStr> = if f.paths.is_empty() {
+            vec![name]
+        } else {
+            f.paths.iter().collect()
+        };
+        let default = f.default.as_ref().map(|d| d.value()).unwrap_or_default();
+        quote! {
+            ::kapi_generated::resource::SelectableField {
+                name: #name.to_string(),
+                paths: vec![#(#paths.to_string()),*],
+                default: #default.to_string(),
+            }
+        }
+    });
     let markers = a.verbs.iter().map(|v| {
         let marker = VERBS
             .iter()
@@ -367,6 +460,7 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
                         status_subresource: #status,
                         scale_subresource: #scale,
                         printer_columns: vec![#(#columns),*],
+                        selectable_fields: vec![#(#selectable),*],
                     });
                 &RESOURCE
             }

@@ -4,7 +4,8 @@
 
 use kapi_generated::api::meta::v1::ObjectMeta;
 use kapi_generated::resource::{
-    ColumnSource, PrinterColumn, Resource, ScaleSubresource, Scope, StaticResource, VerbVisitor,
+    ColumnSource, PrinterColumn, Resource, ScaleSubresource, Scope, SelectableField, StaticResource,
+    VerbVisitor,
     verbs,
 };
 
@@ -146,7 +147,10 @@ impl kapi_generated::resource::verbs::Get for Gadget {}
         format = "int32",
         description = "Entries.",
         priority = 1
-    )
+    ),
+    selectable_field("spec.color"),
+    selectable_field("source", path = "source.component", path = "reportingComponent"),
+    selectable_field("spec.ready", default = "false")
 )]
 pub struct Widget {
     #[serde(
@@ -203,6 +207,7 @@ fn api_resource_of_a_minimal_kind() {
     assert!(!r.status_subresource);
     assert_eq!(r.scale_subresource, None);
     assert!(r.printer_columns.is_empty());
+    assert!(r.selectable_fields.is_empty());
     assert_eq!(r.api_version(), "review.example.com/v1");
 }
 
@@ -240,6 +245,22 @@ fn api_resource_of_a_full_kind() {
                 description: "Entries.".into(),
                 priority: 1,
                 source: ColumnSource::Count(vec![".data".into(), ".binaryData".into()]),
+            },
+        ]
+    );
+    assert_eq!(
+        r.selectable_fields,
+        [
+            SelectableField::path("spec.color"),
+            SelectableField {
+                name: "source".into(),
+                paths: vec!["source.component".into(), "reportingComponent".into()],
+                default: String::new(),
+            },
+            SelectableField {
+                name: "spec.ready".into(),
+                paths: vec!["spec.ready".into()],
+                default: "false".into(),
             },
         ]
     );

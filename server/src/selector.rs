@@ -2,7 +2,9 @@
 //! apimachinery's `labels.Parse` and `fields.ParseSelector`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use kapi_generated::resource::SelectableField;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -317,16 +319,18 @@ pub struct FieldRequirement {
     pub negated: bool,
 }
 
-/// A parsed `fieldSelector`.
+/// A parsed `fieldSelector`: its requirements, and the selectable fields of
+/// the kind it was checked against ([`FieldSelector::resolve`]), which say
+/// where each field label's value is read from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldSelector(pub Vec<FieldRequirement>);
+pub struct FieldSelector(pub Vec<FieldRequirement>, pub Arc<Vec<SelectableField>>);
 
 impl FieldSelector {
     /// Parses `a=b,c!=d` (also `==`).
     pub fn parse(s: &str) -> Result<Self, ApiError> {
         let mut out = Vec::new();
         if s.trim().is_empty() {
-            return Ok(FieldSelector(out));
+            return Ok(FieldSelector(out, Arc::default()));
         }
         for part in split_unescaped(s) {
             let part = part.trim();
@@ -347,15 +351,18 @@ impl FieldSelector {
                 negated,
             });
         }
-        Ok(FieldSelector(out))
+        Ok(FieldSelector(out, Arc::default()))
     }
 
-    /// Checks that every field is one the resource can select on.
-    pub fn check_supported(&self, extra: &[String]) -> Result<(), ApiError> {
+    /// Checks that every field is one the kind can select on (`metadata.name`,
+    /// `metadata.namespace`, or one of its selectable fields; otherwise 400
+    /// "field label not supported", as upstream's field label conversion
+    /// answers) and keeps the kind's fields for [`FieldSelector::matches_object`].
+    pub fn resolve(&mut self, fields: &[SelectableField]) -> Result<(), ApiError> {
         for r in &self.0 {
             if r.field != "metadata.name"
                 && r.field != "metadata.namespace"
-                && !extra.contains(&r.field)
+                && !fields.iter().any(|f| f.name == r.field)
             {
                 return Err(ApiError::bad_request(format!(
                     "field label not supported: {}",
@@ -363,7 +370,25 @@ impl FieldSelector {
                 )));
             }
         }
+        if !self.0.is_empty() && self.1.as_slice() != fields {
+            self.1 = Arc::new(fields.to_vec());
+        }
         Ok(())
+    }
+
+    /// The value of a field label in an object, as upstream's field sets hold
+    /// it: strings as they are, booleans `true`/`false`, integers in decimal;
+    /// the first of the field's paths with a non-empty value, else its default.
+    pub fn field_value(&self, obj: &Value, field: &str) -> String {
+        match self.1.iter().find(|f| f.name == field) {
+            Some(f) => f
+                .paths
+                .iter()
+                .map(|p| scalar_at(obj, p))
+                .find(|v| !v.is_empty())
+                .unwrap_or_else(|| f.default.clone()),
+            None => scalar_at(obj, field),
+        }
     }
 
     /// The name a selector pins down with `metadata.name=x`, if any.
@@ -376,21 +401,25 @@ impl FieldSelector {
 
     /// Whether an object satisfies every requirement.
     pub fn matches_object(&self, obj: &Value) -> bool {
-        self.0.iter().all(|r| {
-            let mut cur = obj;
-            for seg in r.field.split('.') {
-                cur = match cur.get(seg) {
-                    Some(v) => v,
-                    None => &Value::Null,
-                };
-            }
-            let actual = match cur {
-                Value::String(s) => s.clone(),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            (actual == r.value) != r.negated
-        })
+        self.0
+            .iter()
+            .all(|r| (self.field_value(obj, &r.field) == r.value) != r.negated)
+    }
+}
+
+/// The scalar at a dotted path as text (empty when absent or null).
+fn scalar_at(obj: &Value, path: &str) -> String {
+    let mut cur = obj;
+    for seg in path.split('.') {
+        cur = match cur.get(seg) {
+            Some(v) => v,
+            None => return String::new(),
+        };
+    }
+    match cur {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
     }
 }
 
@@ -495,12 +524,64 @@ mod tests {
         let obj = serde_json::json!({"metadata": {"name": "x", "namespace": "z"}});
         assert!(s.matches_object(&obj));
         assert_eq!(s.name(), Some("x"));
-        assert!(s.check_supported(&[]).is_ok());
-        let bad = FieldSelector::parse("spec.foo=1").unwrap();
+        assert!(s.clone().resolve(&[]).is_ok());
+        let mut bad = FieldSelector::parse("spec.foo=1").unwrap();
         assert_eq!(
-            bad.check_supported(&[]).unwrap_err().message,
+            bad.resolve(&[]).unwrap_err().message,
             "field label not supported: spec.foo"
         );
         assert!(FieldSelector::parse("nonsense").is_err());
+    }
+
+    fn event_fields() -> Vec<SelectableField> {
+        vec![
+            SelectableField::path("reason"),
+            SelectableField {
+                name: "source".into(),
+                paths: vec!["source.component".into(), "reportingComponent".into()],
+                default: String::new(),
+            },
+            SelectableField {
+                name: "spec.unschedulable".into(),
+                paths: vec!["spec.unschedulable".into()],
+                default: "false".into(),
+            },
+            SelectableField {
+                name: "status.replicas".into(),
+                paths: vec!["status.replicas".into()],
+                default: "0".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn selectable_fields_read_their_paths_and_defaults() {
+        let fields = event_fields();
+        let sel = |s: &str| {
+            let mut f = FieldSelector::parse(s).unwrap();
+            f.resolve(&fields).unwrap();
+            f
+        };
+        let ev = serde_json::json!({"reason": "Started", "source": {"component": "kubelet"},
+            "reportingComponent": "ctrl", "spec": {}, "status": {"replicas": 3}});
+        assert!(sel("reason=Started").matches_object(&ev));
+        assert!(!sel("reason!=Started").matches_object(&ev));
+        assert!(sel("source=kubelet").matches_object(&ev));
+        // An empty source.component falls back to reportingComponent, as upstream's Event.
+        let ev2 = serde_json::json!({"source": {"component": ""}, "reportingComponent": "ctrl"});
+        assert!(sel("source=ctrl").matches_object(&ev2));
+        // Go's zero values for absent booleans and integers; integers in decimal.
+        assert!(sel("spec.unschedulable=false").matches_object(&ev));
+        assert!(sel("spec.unschedulable=true").matches_object(
+            &serde_json::json!({"spec": {"unschedulable": true}})
+        ));
+        assert!(sel("status.replicas=3").matches_object(&ev));
+        assert!(sel("status.replicas=0").matches_object(&ev2));
+        // A label of another kind is refused with upstream's message.
+        let mut other = FieldSelector::parse("spec.nodeName=n1").unwrap();
+        assert_eq!(
+            other.resolve(&fields).unwrap_err().message,
+            "field label not supported: spec.nodeName"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! JSON into the names, versions, schemas, subresources and columns that
 //! become one [`ApiResource`] per served version.
 
-use kapi_generated::resource::{ColumnSource, PrinterColumn, ScaleSubresource};
+use kapi_generated::resource::{ColumnSource, PrinterColumn, ScaleSubresource, SelectableField};
 use kapi_generated::{ApiResource, Scope};
 use serde_json::Value;
 
@@ -25,6 +25,8 @@ pub struct Version {
     pub scale: Option<ScaleSubresource>,
     /// `additionalPrinterColumns`.
     pub columns: Vec<PrinterColumn>,
+    /// `selectableFields`: field labels (`jsonPath` without its leading `.`).
+    pub selectable_fields: Vec<String>,
 }
 
 /// The names a CRD asks for (`spec.names`, or `status.acceptedNames`).
@@ -132,6 +134,20 @@ fn columns(v: &Value) -> Vec<PrinterColumn> {
         .unwrap_or_default()
 }
 
+/// `selectableFields[].jsonPath`, as field labels (`.spec.color` → `spec.color`).
+fn selectable_fields(v: &Value) -> Vec<String> {
+    v.get("selectableFields")
+        .and_then(Value::as_array)
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
+                .map(|p| p.strip_prefix('.').unwrap_or(p).to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Definition {
     /// Reads a stored CRD.
     pub fn from_value(crd: &Value) -> Self {
@@ -189,6 +205,7 @@ impl Definition {
                             status: sub.get("status").is_some_and(|s| s.is_object()),
                             scale,
                             columns: columns(v),
+                            selectable_fields: selectable_fields(v),
                         }
                     })
                     .collect()
@@ -240,6 +257,11 @@ impl Definition {
             status_subresource: v.status,
             scale_subresource: v.scale.clone(),
             printer_columns: v.columns.clone(),
+            selectable_fields: v
+                .selectable_fields
+                .iter()
+                .map(|f| SelectableField::path(f))
+                .collect(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod definition;
 pub mod handler;
 pub mod openapi;
 pub mod schema;
+pub mod selectable;
 pub mod status;
 pub mod strategy;
 pub mod validation;

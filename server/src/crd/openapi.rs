@@ -54,6 +54,14 @@ pub fn document(
         }
         s["x-kubernetes-group-version-kind"] =
             json!([{"group": group, "kind": kind, "version": version}]);
+        if !v.selectable_fields.is_empty() {
+            // As upstream publishes them: the declared fields, as field labels.
+            s["x-kubernetes-selectable-fields"] = v
+                .selectable_fields
+                .iter()
+                .map(|f| json!({"fieldPath": f}))
+                .collect();
+        }
         schemas.insert(name.clone(), s);
         let list_kind = if d.names.list_kind.is_empty() {
             format!("{kind}List")

@@ -125,6 +125,7 @@ pub fn validate_definition(crd: &Value) -> Vec<FieldError> {
                 structural(s, &path, 0, false, &mut errs);
             }
         }
+        super::selectable::validate(v, &base, &mut errs);
         if let Some(cols) = v.get("additionalPrinterColumns").and_then(Value::as_array) {
             for (j, c) in cols.iter().enumerate() {
                 let cp = format!("{base}.additionalPrinterColumns[{j}]");

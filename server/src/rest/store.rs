@@ -913,6 +913,15 @@ impl<K: Resource> TypedStore<K> {
         Err(ApiError::stale(self.target(name)))
     }
 
+    /// The options with the field selector checked against the kind's
+    /// selectable fields (400 for any other label) and bound to them.
+    fn resolve_fields(&self, opts: &ListOptions) -> Result<ListOptions, ApiError> {
+        let mut opts = opts.clone();
+        opts.field_selector
+            .resolve(&self.resource().selectable_fields)?;
+        Ok(opts)
+    }
+
     fn matches(opts: &ListOptions, obj: &Value) -> bool {
         opts.label_selector.matches_object(obj) && opts.field_selector.matches_object(obj)
     }
@@ -923,7 +932,7 @@ impl<K: Resource> TypedStore<K> {
         opts: &ListOptions,
     ) -> Result<ObjectList, ApiError> {
         opts.validate()?;
-        opts.field_selector.check_supported(&[])?;
+        let opts = &self.resolve_fields(opts)?;
         let prefix = self.collection_prefix(self.namespace(scope));
         if let Some(list) = self.list_from_cache(&prefix, opts).await? {
             return Ok(list);
@@ -1091,7 +1100,7 @@ impl<K: Resource> TypedStore<K> {
         opts: &ListOptions,
     ) -> Result<WatchStream, ApiError> {
         opts.validate()?;
-        opts.field_selector.check_supported(&[])?;
+        let opts = &self.resolve_fields(opts)?;
         let prefix = self.collection_prefix(self.namespace(scope));
         let requested: Option<Rev> = opts
             .resource_version
