@@ -8,6 +8,7 @@ mod client;
 mod compaction;
 mod crd;
 mod durability;
+mod field_selectors;
 mod etcd;
 mod http;
 mod kube_rs;
