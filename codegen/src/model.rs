@@ -1119,7 +1119,10 @@ fn last(i: usize, segs: &[&str], ty: &'static str) -> Result<&'static str, Strin
     if i + 1 == segs.len() {
         Ok(ty)
     } else {
-        Err(format!("{:?} is a {ty}, not an object", segs[..=i].join(".")))
+        Err(format!(
+            "{:?} is a {ty}, not an object",
+            segs[..=i].join(".")
+        ))
     }
 }
 

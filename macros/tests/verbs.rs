@@ -4,9 +4,8 @@
 
 use kapi_generated::api::meta::v1::ObjectMeta;
 use kapi_generated::resource::{
-    ColumnSource, PrinterColumn, Resource, ScaleSubresource, Scope, SelectableField, StaticResource,
-    VerbVisitor,
-    verbs,
+    ColumnSource, PrinterColumn, Resource, ScaleSubresource, Scope, SelectableField,
+    StaticResource, VerbVisitor, verbs,
 };
 
 /// Records the verb methods a resource's `visit_verbs` calls, in order.

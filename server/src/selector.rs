@@ -572,9 +572,10 @@ mod tests {
         assert!(sel("source=ctrl").matches_object(&ev2));
         // Go's zero values for absent booleans and integers; integers in decimal.
         assert!(sel("spec.unschedulable=false").matches_object(&ev));
-        assert!(sel("spec.unschedulable=true").matches_object(
-            &serde_json::json!({"spec": {"unschedulable": true}})
-        ));
+        assert!(
+            sel("spec.unschedulable=true")
+                .matches_object(&serde_json::json!({"spec": {"unschedulable": true}}))
+        );
         assert!(sel("status.replicas=3").matches_object(&ev));
         assert!(sel("status.replicas=0").matches_object(&ev2));
         // A label of another kind is refused with upstream's message.

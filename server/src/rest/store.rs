@@ -953,6 +953,10 @@ impl<K: Resource> TypedStore<K> {
             }
             None => (None, None),
         };
+        // The revision every page is read at: the continue token's (the first
+        // page's snapshot, as upstream's pages on etcd), an Exact
+        // resourceVersion, or the first chunk's.
+        let mut at = token_rv;
         if let (Some(rv), Some(ResourceVersionMatch::Exact)) =
             (&opts.resource_version, opts.resource_version_match)
         {
@@ -961,11 +965,15 @@ impl<K: Resource> TypedStore<K> {
                 .current_rev()
                 .await
                 .map_err(|e| self.storage_error(e, ""))?;
-            if rv.parse::<Rev>().ok() != Some(current) {
-                return Err(ApiError::expired(
-                    "The resourceVersion for the provided list is too old.",
-                ));
+            let rv = rv
+                .parse::<Rev>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?;
+            if rv > current {
+                return Err(ApiError::timeout(format!(
+                    "Too large resource version: {rv}, current: {current}"
+                )));
             }
+            at = Some(rv);
         }
         let chunk = if opts.limit > 0 {
             opts.limit.max(64)
@@ -976,12 +984,41 @@ impl<K: Resource> TypedStore<K> {
         let mut list_rev = None;
         let mut continue_from = None;
         'pages: loop {
-            let page = self
-                .storage
-                .list(&prefix, start_after.as_deref(), chunk)
-                .await
-                .map_err(|e| self.storage_error(e, ""))?;
+            let read = match at {
+                Some(rev) => {
+                    self.storage
+                        .list_at(&prefix, start_after.as_deref(), chunk, rev)
+                        .await
+                }
+                None => {
+                    self.storage
+                        .list(&prefix, start_after.as_deref(), chunk)
+                        .await
+                }
+            };
+            let page = match read {
+                Ok(p) => p,
+                // Compacted since the token was checked: as above.
+                Err(StorageError::Compacted { .. }) if token_rv.is_some() => {
+                    let mut e = ApiError::expired(INCONSISTENT_CONTINUE);
+                    let start = opts
+                        .continue_token
+                        .as_deref()
+                        .and_then(|t| decode_continue(t, &prefix).ok())
+                        .map(|t| t.start)
+                        .unwrap_or_default();
+                    e.continue_token = Some(encode_continue(-1, &start));
+                    return Err(e);
+                }
+                Err(StorageError::Compacted { .. }) => {
+                    return Err(ApiError::expired(
+                        "The resourceVersion for the provided list is too old.",
+                    ));
+                }
+                Err(e) => return Err(self.storage_error(e, "")),
+            };
             list_rev.get_or_insert(page.rev);
+            at.get_or_insert(page.rev);
             let n = page.items.len();
             for (i, kv) in page.items.iter().enumerate() {
                 let obj = self.decode_stored(kv, kv.mod_rev)?;

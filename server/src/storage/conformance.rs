@@ -88,6 +88,39 @@ pub async fn run(store: &dyn Storage) {
         StorageError::Conflict { .. }
     ));
 
+    // Reads at a past revision see that revision's state, whatever changed since.
+    let p1 = store.create("/p/1", b("one")).await.unwrap();
+    let p2 = store.create("/p/2", b("two")).await.unwrap();
+    let p3 = store.create("/p/3", b("three")).await.unwrap();
+    let snap = store.current_rev().await.unwrap();
+    store.update("/p/2", b("TWO"), p2.mod_rev).await.unwrap();
+    store.delete("/p/3", None).await.unwrap();
+    store.create("/p/0", b("zero")).await.unwrap();
+    let p1b = store.update("/p/1", b("ONE"), p1.mod_rev).await.unwrap();
+    store.update("/p/1", b("One"), p1b.mod_rev).await.unwrap();
+    store.delete("/p/1", None).await.unwrap();
+    store.create("/p/1", b("new one")).await.unwrap();
+    let then = store.list_at("/p/", None, 0, snap).await.unwrap();
+    assert_eq!(then.rev, snap);
+    assert!(!then.more);
+    assert_eq!(then.items, [p1.clone(), p2.clone(), p3.clone()]);
+    let page = store.list_at("/p/", None, 2, snap).await.unwrap();
+    assert_eq!(page.items, [p1.clone(), p2.clone()]);
+    assert!(page.more);
+    let page = store.list_at("/p/", Some("/p/2"), 2, snap).await.unwrap();
+    assert_eq!(page.items, [p3.clone()]);
+    assert!(!page.more);
+    let now = store.list("/p/", None, 0).await.unwrap();
+    let at_now = store.list_at("/p/", None, 0, now.rev).await.unwrap();
+    assert_eq!(at_now.items, now.items);
+    assert_eq!(
+        now.items
+            .iter()
+            .map(|kv| kv.value.clone())
+            .collect::<Vec<_>>(),
+        [b("zero"), b("new one"), b("TWO")]
+    );
+
     // Concurrent writes all land, each with its own revision.
     let before = store.current_rev().await.unwrap();
     let writes = (0..50).map(|i| async move {
@@ -121,5 +154,19 @@ pub async fn run(store: &dyn Storage) {
     assert!(matches!(err, StorageError::Compacted { .. }), "{err:?}");
     let mut w = store.watch("/c/", now - 10).await.unwrap();
     assert_eq!(w.next().await.unwrap().unwrap().rev(), now - 9);
+    // A read at a compacted revision is refused; at the compaction, it works.
+    assert!(matches!(
+        store.list_at("/c/", None, 0, old).await,
+        Err(StorageError::Compacted { .. })
+    ));
+    assert_eq!(
+        store
+            .list_at("/c/", None, 0, now - 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        40
+    );
     assert_eq!(store.list("/c/", None, 0).await.unwrap().items.len(), 50);
 }

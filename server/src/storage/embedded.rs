@@ -8,6 +8,7 @@
 //! change, for watches that resume from an old revision) and `meta` (the
 //! current revision and the compacted revision).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,18 +100,67 @@ fn decode_object(key: &str, row: &[u8]) -> Result<KeyValue, StorageError> {
     })
 }
 
-/// Event row: kind (0 put, 1 delete), key length (4 bytes LE), key, then the object row
-/// (for a delete: the last state).
-fn encode_event(ev: &Event) -> Vec<u8> {
-    let (kind, kv) = match ev {
-        Event::Put { kv } => (0u8, kv),
-        Event::Delete { prev, .. } => (1u8, prev),
+/// Event row: kind (0 put, 1 delete, 2 update), key length (4 bytes LE), key,
+/// then the object row (for a delete: the last state). An update (kind 2)
+/// has the new object row's length (4 bytes LE) before it and the previous
+/// state's object row after it, so a list at an older revision can restore
+/// what the update replaced (rows written before kind 2 existed are kind 0).
+fn encode_event(ev: &Event, prev: Option<&KeyValue>) -> Vec<u8> {
+    let (kind, kv) = match (ev, prev) {
+        (Event::Put { kv }, None) => (0u8, kv),
+        (Event::Put { kv }, Some(_)) => (2u8, kv),
+        (Event::Delete { prev, .. }, _) => (1u8, prev),
     };
     let mut out = vec![kind];
     out.extend_from_slice(&(kv.key.len() as u32).to_le_bytes());
     out.extend_from_slice(kv.key.as_bytes());
-    out.extend_from_slice(&encode_object(kv.create_rev, kv.mod_rev, &kv.value));
+    let row = encode_object(kv.create_rev, kv.mod_rev, &kv.value);
+    if let (2, Some(p)) = (kind, prev) {
+        out.extend_from_slice(&(row.len() as u32).to_le_bytes());
+        out.extend_from_slice(&row);
+        out.extend_from_slice(&encode_object(p.create_rev, p.mod_rev, &p.value));
+    } else {
+        out.extend_from_slice(&row);
+    }
     out
+}
+
+/// What an event row says about its key's state before the event: `Some(None)`:
+/// absent (a create), `Some(Some(kv))`: that state (an update or a delete),
+/// `None`: unknown (an update row from before kind 2).
+fn state_before(ev_row: &[u8], rev: Rev) -> Result<Option<Option<KeyValue>>, StorageError> {
+    let bad = || internal(format!("corrupt event {rev}"));
+    let kind = *ev_row.first().ok_or_else(bad)?;
+    let len = u32::from_le_bytes(
+        ev_row
+            .get(1..5)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(internal)?,
+    ) as usize;
+    let key = std::str::from_utf8(ev_row.get(5..5 + len).ok_or_else(bad)?).map_err(internal)?;
+    let body = ev_row.get(5 + len..).ok_or_else(bad)?;
+    match kind {
+        1 => Ok(Some(Some(decode_object(key, body)?))),
+        2 => {
+            let n = u32::from_le_bytes(
+                body.get(0..4)
+                    .ok_or_else(bad)?
+                    .try_into()
+                    .map_err(internal)?,
+            ) as usize;
+            let prev = body.get(4 + n..).ok_or_else(bad)?;
+            Ok(Some(Some(decode_object(key, prev)?)))
+        }
+        _ => {
+            let kv = decode_object(key, body)?;
+            Ok(if kv.create_rev == kv.mod_rev {
+                Some(None)
+            } else {
+                None
+            })
+        }
+    }
 }
 
 fn decode_event(rev: Rev, row: &[u8]) -> Result<Event, StorageError> {
@@ -123,10 +173,26 @@ fn decode_event(rev: Rev, row: &[u8]) -> Result<Event, StorageError> {
             .map_err(internal)?,
     ) as usize;
     let key = std::str::from_utf8(row.get(5..5 + len).ok_or_else(bad)?).map_err(internal)?;
-    let kv = decode_object(key, row.get(5 + len..).ok_or_else(bad)?)?;
+    let body = row.get(5 + len..).ok_or_else(bad)?;
     Ok(match kind {
-        0 => Event::Put { kv },
-        _ => Event::Delete { prev: kv, rev },
+        0 => Event::Put {
+            kv: decode_object(key, body)?,
+        },
+        2 => {
+            let n = u32::from_le_bytes(
+                body.get(0..4)
+                    .ok_or_else(bad)?
+                    .try_into()
+                    .map_err(internal)?,
+            ) as usize;
+            Event::Put {
+                kv: decode_object(key, body.get(4..4 + n).ok_or_else(bad)?)?,
+            }
+        }
+        _ => Event::Delete {
+            prev: decode_object(key, body)?,
+            rev,
+        },
     })
 }
 
@@ -278,6 +344,108 @@ impl EmbeddedStore {
         Ok(ListResult { items, rev, more })
     }
 
+    /// The keys under `prefix` after `start_after` as they were at `at`:
+    /// the current objects, with every key changed after `at` put back to
+    /// its state before its first change after `at` (from the event log,
+    /// in the same read snapshot).
+    fn read_list_at(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+        at: Rev,
+    ) -> Result<ListResult, StorageError> {
+        let txn = self.db.begin_read().map_err(internal)?;
+        let meta = txn.open_table(META).map_err(internal)?;
+        let get = |k: &str| -> Result<Option<u64>, StorageError> {
+            Ok(meta.get(k).map_err(internal)?.map(|v| v.value()))
+        };
+        let rev = get("rev")?.unwrap_or(1);
+        let compacted = get("compacted")?.unwrap_or(0);
+        if at < compacted {
+            return Err(StorageError::Compacted {
+                requested: at,
+                compacted,
+            });
+        }
+        let start = match start_after {
+            Some(s) if s >= prefix => format!("{s}\0"),
+            _ => prefix.to_string(),
+        };
+        // Keys changed after `at`: their state at `at` (None: absent).
+        let mut restored: BTreeMap<String, Option<KeyValue>> = BTreeMap::new();
+        if at < rev {
+            let log = txn.open_table(EVENTS).map_err(internal)?;
+            for entry in log.range(at + 1..).map_err(internal)? {
+                let (k, v) = entry.map_err(internal)?;
+                let row = v.value();
+                let ev = decode_event(k.value(), row)?;
+                let key = ev.key();
+                if !key.starts_with(prefix) || key < start.as_str() || restored.contains_key(key) {
+                    continue;
+                }
+                match state_before(row, k.value())? {
+                    Some(state) => {
+                        restored.insert(key.to_string(), state);
+                    }
+                    // An update logged without its previous state: not known any more.
+                    None => {
+                        return Err(StorageError::Compacted {
+                            requested: at,
+                            compacted: k.value(),
+                        });
+                    }
+                }
+            }
+        }
+        let table = txn.open_table(OBJECTS).map_err(internal)?;
+        let mut current = table.range(start.as_str()..).map_err(internal)?.peekable();
+        let mut old = restored.into_iter().peekable();
+        let mut items = Vec::new();
+        let mut more = false;
+        loop {
+            let cur_key = match current.peek() {
+                Some(Ok((k, _))) if k.value().starts_with(prefix) => Some(k.value().to_string()),
+                Some(Err(_)) => {
+                    if let Some(Err(e)) = current.next() {
+                        return Err(internal(e));
+                    }
+                    None
+                }
+                _ => None,
+            };
+            let old_key = old.peek().map(|(k, _)| k.clone());
+            let next = match (cur_key, old_key) {
+                (None, None) => break,
+                (Some(c), Some(o)) if o <= c => {
+                    if o == c {
+                        current.next();
+                    }
+                    old.next().and_then(|(_, state)| state)
+                }
+                (Some(c), _) => {
+                    let (_, v) = current
+                        .next()
+                        .ok_or_else(|| internal("object row vanished"))?
+                        .map_err(internal)?;
+                    Some(decode_object(&c, v.value())?)
+                }
+                (None, Some(_)) => old.next().and_then(|(_, state)| state),
+            };
+            let Some(kv) = next else { continue };
+            if limit > 0 && items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(kv);
+        }
+        Ok(ListResult {
+            items,
+            rev: at.min(rev),
+            more,
+        })
+    }
+
     fn read_history(&self, prefix: &str, after: Rev) -> Result<(Vec<Event>, Rev), StorageError> {
         let txn = self.db.begin_read().map_err(internal)?;
         let meta = txn.open_table(META).map_err(internal)?;
@@ -336,6 +504,16 @@ impl Storage for EmbeddedStore {
         limit: usize,
     ) -> Result<ListResult, StorageError> {
         self.read_list(prefix, start_after, limit)
+    }
+
+    async fn list_at(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+        rev: Rev,
+    ) -> Result<ListResult, StorageError> {
+        self.read_list_at(prefix, start_after, limit, rev)
     }
 
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError> {
@@ -472,19 +650,23 @@ impl Writer {
                 let mut log = txn.open_table(EVENTS).map_err(internal)?;
                 for (op, _) in &batch {
                     let result = apply(&mut objects, op, rev + 1);
-                    if let Ok((kv, r)) = &result {
-                        rev += 1;
-                        let ev = match op {
-                            Op::Delete { .. } => Event::Delete {
-                                prev: kv.clone(),
-                                rev: *r,
-                            },
-                            _ => Event::Put { kv: kv.clone() },
-                        };
-                        log.insert(rev, encode_event(&ev).as_slice())
-                            .map_err(internal)?;
-                        events.push(ev);
-                    }
+                    let result = match result {
+                        Ok((kv, r, replaced)) => {
+                            rev += 1;
+                            let ev = match op {
+                                Op::Delete { .. } => Event::Delete {
+                                    prev: kv.clone(),
+                                    rev: r,
+                                },
+                                _ => Event::Put { kv: kv.clone() },
+                            };
+                            log.insert(rev, encode_event(&ev, replaced.as_ref()).as_slice())
+                                .map_err(internal)?;
+                            events.push(ev);
+                            Ok((kv, r))
+                        }
+                        Err(e) => Err(e),
+                    };
                     results.push(result);
                 }
                 let mut meta = txn.open_table(META).map_err(internal)?;
@@ -515,11 +697,12 @@ impl Writer {
     }
 }
 
+/// Applies one write; also returns the state an update replaced.
 fn apply(
     objects: &mut redb::Table<&str, &[u8]>,
     op: &Op,
     rev: Rev,
-) -> Result<(KeyValue, Rev), StorageError> {
+) -> Result<(KeyValue, Rev, Option<KeyValue>), StorageError> {
     match op {
         Op::Create { key, value } => {
             if objects.get(key.as_str()).map_err(internal)?.is_some() {
@@ -536,6 +719,7 @@ fn apply(
                     mod_rev: rev,
                 },
                 rev,
+                None,
             ))
         }
         Op::Update {
@@ -560,14 +744,16 @@ fn apply(
                     encode_object(current.create_rev, rev, value).as_slice(),
                 )
                 .map_err(internal)?;
+            let create_rev = current.create_rev;
             Ok((
                 KeyValue {
                     key: key.clone(),
                     value: value.clone(),
-                    create_rev: current.create_rev,
+                    create_rev,
                     mod_rev: rev,
                 },
                 rev,
+                Some(current),
             ))
         }
         Op::Delete { key, expected } => {
@@ -585,7 +771,7 @@ fn apply(
                 });
             }
             objects.remove(key.as_str()).map_err(internal)?;
-            Ok((current, rev))
+            Ok((current, rev, None))
         }
     }
 }

@@ -189,6 +189,50 @@ impl EtcdStore {
     }
 }
 
+impl EtcdStore {
+    /// A range read of `prefix` after `start_after`, at `at` (None: the latest revision).
+    async fn range(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+        at: Option<Rev>,
+    ) -> Result<ListResult, StorageError> {
+        let start: Vec<u8> = match start_after {
+            Some(s) if s >= prefix => {
+                let mut k = s.as_bytes().to_vec();
+                k.push(0);
+                k
+            }
+            _ => prefix.as_bytes().to_vec(),
+        };
+        let mut options = GetOptions::new().with_range(prefix_end(prefix));
+        if limit > 0 {
+            options = options.with_limit(i64::try_from(limit).unwrap_or(i64::MAX));
+        }
+        if let Some(at) = at {
+            options = options.with_revision(i64::try_from(at).unwrap_or(i64::MAX));
+        }
+        // A whole collection can exceed gRPC's 4 MiB default (10,000 ConfigMaps
+        // of 1 KiB are 14 MB); upstream's client allows up to 2 GiB.
+        let mut kv = self
+            .client
+            .kv_client()
+            .max_decoding_message_size(i32::MAX as usize);
+        let resp = bounded(kv.get(start, Some(options))).await?;
+        let items = resp
+            .kvs()
+            .iter()
+            .map(to_kv)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ListResult {
+            rev: header_rev(resp.header())?,
+            more: resp.more(),
+            items,
+        })
+    }
+}
+
 #[async_trait]
 impl Storage for EtcdStore {
     fn key_prefix(&self) -> &str {
@@ -233,35 +277,27 @@ impl Storage for EtcdStore {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<ListResult, StorageError> {
-        let start: Vec<u8> = match start_after {
-            Some(s) if s >= prefix => {
-                let mut k = s.as_bytes().to_vec();
-                k.push(0);
-                k
+        self.range(prefix, start_after, limit, None).await
+    }
+
+    async fn list_at(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+        rev: Rev,
+    ) -> Result<ListResult, StorageError> {
+        let mut r = match self.range(prefix, start_after, limit, Some(rev)).await {
+            Err(StorageError::Compacted { compacted, .. }) => {
+                return Err(StorageError::Compacted {
+                    requested: rev,
+                    compacted,
+                });
             }
-            _ => prefix.as_bytes().to_vec(),
+            r => r?,
         };
-        let mut options = GetOptions::new().with_range(prefix_end(prefix));
-        if limit > 0 {
-            options = options.with_limit(i64::try_from(limit).unwrap_or(i64::MAX));
-        }
-        // A whole collection can exceed gRPC's 4 MiB default (10,000 ConfigMaps
-        // of 1 KiB are 14 MB); upstream's client allows up to 2 GiB.
-        let mut kv = self
-            .client
-            .kv_client()
-            .max_decoding_message_size(i32::MAX as usize);
-        let resp = bounded(kv.get(start, Some(options))).await?;
-        let items = resp
-            .kvs()
-            .iter()
-            .map(to_kv)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ListResult {
-            rev: header_rev(resp.header())?,
-            more: resp.more(),
-            items,
-        })
+        r.rev = rev;
+        Ok(r)
     }
 
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError> {

@@ -149,6 +149,18 @@ pub trait Storage: Send + Sync + 'static {
         limit: usize,
     ) -> Result<ListResult, StorageError>;
 
+    /// Reads like [`Storage::list`], but the keys as they were at revision
+    /// `rev` (a page after the first of a paginated list reads the first
+    /// page's snapshot, as upstream's pages on etcd do); `ListResult::rev` is
+    /// `rev`. `Err(Compacted)` when the store no longer knows that state.
+    async fn list_at(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+        limit: usize,
+        rev: Rev,
+    ) -> Result<ListResult, StorageError>;
+
     /// Creates a key that must not exist.
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError>;
 

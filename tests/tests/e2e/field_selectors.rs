@@ -66,7 +66,11 @@ fn collect(server: &Server, path: &str, n: usize) -> Vec<Value> {
 #[test]
 fn declared_fields_select_lists_and_others_are_refused() {
     let server = Server::start();
-    for (name, t) in [("s1", "example.com/a"), ("s2", "example.com/b"), ("s3", "example.com/a")] {
+    for (name, t) in [
+        ("s1", "example.com/a"),
+        ("s2", "example.com/b"),
+        ("s3", "example.com/a"),
+    ] {
         let (status, body) = server.post(SECRETS, &secret(name, t));
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
@@ -96,7 +100,10 @@ fn declared_fields_select_lists_and_others_are_refused() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     for (sel, want) in [
         ("reason%3DStarted", vec!["e1"]),
-        ("involvedObject.name%3Dcm1,involvedObject.kind%3DConfigMap", vec!["e1", "e2"]),
+        (
+            "involvedObject.name%3Dcm1,involvedObject.kind%3DConfigMap",
+            vec!["e1", "e2"],
+        ),
         ("source%3Dctrl", vec!["e2"]),
         ("source%3Dtester", vec!["e1"]),
         ("reportingComponent%3Dctrl", vec!["e2"]),
@@ -283,7 +290,9 @@ fn custom_resources_select_on_their_selectable_fields() {
     k.run(&["apply", "-f", file.to_str().expect("utf-8 path")])
         .ok();
     let base = "/apis/example.com/v1/namespaces/default/shirts";
-    eventually("shirts to be served", || server.get(base).0 == StatusCode::OK);
+    eventually("shirts to be served", || {
+        server.get(base).0 == StatusCode::OK
+    });
     for (name, color, size, branded) in [
         ("t1", "red", 1, true),
         ("t2", "blue", 2, false),
@@ -345,8 +354,7 @@ fn custom_resources_select_on_their_selectable_fields() {
     );
     assert_status(status, &body, 422, "Invalid");
     assert_eq!(
-        body["details"]["causes"][0]["field"],
-        "spec.versions[0].selectableFields[0].jsonPath",
+        body["details"]["causes"][0]["field"], "spec.versions[0].selectableFields[0].jsonPath",
         "{body}"
     );
 }
