@@ -45,6 +45,9 @@ pub struct RequestScope {
     pub user_agent: Option<String>,
     /// Fields repeated in the request body (for `fieldValidation`).
     pub duplicate_fields: Vec<String>,
+    /// `resourceVersion` of a GET: unset is a consistent read, `0` any
+    /// state (the watch cache's), `N` a state not older than N.
+    pub resource_version: Option<String>,
 }
 
 /// `resourceVersionMatch`.
@@ -152,6 +155,10 @@ impl Query {
             subresource: None,
             user_agent: None,
             duplicate_fields: Vec::new(),
+            resource_version: self
+                .get("resourceVersion")
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
         })
     }
 

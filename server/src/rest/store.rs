@@ -29,6 +29,8 @@ use crate::storage::{Event, KeyValue, Rev, Storage, StorageError};
 use crate::watch::cache::{Start, WatchCache};
 use crate::watch::watcher::{self, Filter, WatchPlan};
 
+mod get_from_cache;
+
 /// How many times a write that lost a race is retried.
 const RETRIES: usize = 8;
 /// How often a watch that allows bookmarks gets one.
@@ -1362,7 +1364,14 @@ impl<K: Resource> TypedStore<K> {
 #[async_trait]
 impl<K: verbs::Get> Getter for TypedStore<K> {
     async fn get(&self, scope: &RequestScope, name: &str) -> Result<Value, ApiError> {
-        Ok(self.read(self.namespace(scope), name).await?.1)
+        let ns = self.namespace(scope);
+        if let Some(v) = self
+            .get_from_cache(ns, name, scope.resource_version.as_deref())
+            .await?
+        {
+            return Ok(v);
+        }
+        Ok(self.read(ns, name).await?.1)
     }
 }
 

@@ -270,6 +270,15 @@ impl WatchCache {
         Ok((items, s.rev))
     }
 
+    /// One object (as JSON) and the revision the cache is at.
+    pub fn get(&self, key: &str) -> Result<(Option<Bytes>, Rev), ApiError> {
+        let s = self
+            .state
+            .read()
+            .map_err(|_| ApiError::internal("watch cache lock poisoned"))?;
+        Ok((s.objects.get(key).cloned(), s.rev))
+    }
+
     /// Registers a watcher: from a snapshot (`after` = None) or after a revision.
     pub fn subscribe(&self, prefix: &str, after: Option<Rev>) -> Result<Start, ApiError> {
         let s = self

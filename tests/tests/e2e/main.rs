@@ -10,6 +10,7 @@ mod crd;
 mod durability;
 mod etcd;
 mod field_selectors;
+mod get_cache;
 mod http;
 mod kube_rs;
 mod kube_watch;
