@@ -319,6 +319,23 @@ pub struct FieldRequirement {
     pub negated: bool,
 }
 
+/// How a kind answers a field label it does not know: upstream's field label
+/// conversion of the kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldLabels {
+    /// No conversion of its own (`DefaultMetaV1FieldSelectorConversion`):
+    /// `metadata.name` and `metadata.namespace` whatever the scope; anything
+    /// else is `"x" is not a known field selector: only "metadata.name", "metadata.namespace"`.
+    Default,
+    /// A conversion of its own (kinds with selectable fields, custom
+    /// resources): `metadata.namespace` only for namespaced kinds; anything
+    /// else undeclared is `field label not supported: x`.
+    Converted {
+        /// Whether the kind is namespaced.
+        namespaced: bool,
+    },
+}
+
 /// A parsed `fieldSelector`: its requirements, and the selectable fields of
 /// the kind it was checked against ([`FieldSelector::resolve`]), which say
 /// where each field label's value is read from.
@@ -355,20 +372,31 @@ impl FieldSelector {
     }
 
     /// Checks that every field is one the kind can select on (`metadata.name`,
-    /// `metadata.namespace`, or one of its selectable fields; otherwise 400
-    /// "field label not supported", as upstream's field label conversion
-    /// answers) and keeps the kind's fields for [`FieldSelector::matches_object`].
-    pub fn resolve(&mut self, fields: &[SelectableField]) -> Result<(), ApiError> {
+    /// `metadata.namespace` as `labels` allows, or one of its selectable
+    /// fields; otherwise 400 with upstream's message for the kind) and keeps
+    /// the kind's fields for [`FieldSelector::matches_object`].
+    pub fn resolve(
+        &mut self,
+        fields: &[SelectableField],
+        labels: FieldLabels,
+    ) -> Result<(), ApiError> {
         for r in &self.0 {
-            if r.field != "metadata.name"
-                && r.field != "metadata.namespace"
-                && !fields.iter().any(|f| f.name == r.field)
-            {
-                return Err(ApiError::bad_request(format!(
-                    "field label not supported: {}",
-                    r.field
-                )));
+            let known = r.field == "metadata.name"
+                || (r.field == "metadata.namespace"
+                    && labels != FieldLabels::Converted { namespaced: false })
+                || fields.iter().any(|f| f.name == r.field);
+            if known {
+                continue;
             }
+            return Err(ApiError::bad_request(match labels {
+                FieldLabels::Default => format!(
+                    "{:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
+                    r.field
+                ),
+                FieldLabels::Converted { .. } => {
+                    format!("field label not supported: {}", r.field)
+                }
+            }));
         }
         if !self.0.is_empty() && self.1.as_slice() != fields {
             self.1 = Arc::new(fields.to_vec());
@@ -524,11 +552,26 @@ mod tests {
         let obj = serde_json::json!({"metadata": {"name": "x", "namespace": "z"}});
         assert!(s.matches_object(&obj));
         assert_eq!(s.name(), Some("x"));
-        assert!(s.clone().resolve(&[]).is_ok());
+        assert!(s.clone().resolve(&[], FieldLabels::Default).is_ok());
         let mut bad = FieldSelector::parse("spec.foo=1").unwrap();
         assert_eq!(
-            bad.resolve(&[]).unwrap_err().message,
+            bad.resolve(&[], FieldLabels::Default).unwrap_err().message,
+            "\"spec.foo\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        );
+        assert_eq!(
+            bad.resolve(&[], FieldLabels::Converted { namespaced: true })
+                .unwrap_err()
+                .message,
             "field label not supported: spec.foo"
+        );
+        // A kind with a conversion of its own that is cluster-scoped (Namespace).
+        let mut ns = FieldSelector::parse("metadata.namespace=x").unwrap();
+        assert!(ns.resolve(&[], FieldLabels::Default).is_ok());
+        assert_eq!(
+            ns.resolve(&[], FieldLabels::Converted { namespaced: false })
+                .unwrap_err()
+                .message,
+            "field label not supported: metadata.namespace"
         );
         assert!(FieldSelector::parse("nonsense").is_err());
     }
@@ -559,7 +602,8 @@ mod tests {
         let fields = event_fields();
         let sel = |s: &str| {
             let mut f = FieldSelector::parse(s).unwrap();
-            f.resolve(&fields).unwrap();
+            f.resolve(&fields, FieldLabels::Converted { namespaced: true })
+                .unwrap();
             f
         };
         let ev = serde_json::json!({"reason": "Started", "source": {"component": "kubelet"},
@@ -581,7 +625,10 @@ mod tests {
         // A label of another kind is refused with upstream's message.
         let mut other = FieldSelector::parse("spec.nodeName=n1").unwrap();
         assert_eq!(
-            other.resolve(&fields).unwrap_err().message,
+            other
+                .resolve(&fields, FieldLabels::Converted { namespaced: true })
+                .unwrap_err()
+                .message,
             "field label not supported: spec.nodeName"
         );
     }

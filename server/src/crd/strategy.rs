@@ -112,6 +112,10 @@ impl Strategy for CustomResources {
         false
     }
 
+    fn converts_field_labels(&self) -> bool {
+        true
+    }
+
     fn strategic_merge_patch(&self) -> bool {
         false
     }

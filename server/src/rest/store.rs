@@ -25,6 +25,7 @@ use super::{
 use crate::error::{ApiError, FieldError, Target};
 use crate::patch::{PatchSchema, apply, managed_fields, strategic};
 use crate::rest::meta;
+use crate::selector::FieldLabels;
 use crate::storage::{Event, KeyValue, Rev, Storage, StorageError};
 use crate::watch::cache::{Start, WatchCache};
 use crate::watch::watcher::{self, Filter, WatchPlan};
@@ -918,9 +919,16 @@ impl<K: Resource> TypedStore<K> {
     /// The options with the field selector checked against the kind's
     /// selectable fields (400 for any other label) and bound to them.
     fn resolve_fields(&self, opts: &ListOptions) -> Result<ListOptions, ApiError> {
+        let r = self.resource();
+        let labels = if r.selectable_fields.is_empty() && !self.strategy.converts_field_labels() {
+            FieldLabels::Default
+        } else {
+            FieldLabels::Converted {
+                namespaced: r.namespaced(),
+            }
+        };
         let mut opts = opts.clone();
-        opts.field_selector
-            .resolve(&self.resource().selectable_fields)?;
+        opts.field_selector.resolve(&r.selectable_fields, labels)?;
         Ok(opts)
     }
 

@@ -28,6 +28,13 @@ pub trait Strategy: Send + Sync {
         true
     }
 
+    /// Whether the kind converts field labels itself even without selectable
+    /// fields (custom resources: an unknown label is "field label not
+    /// supported", as upstream's CR converter answers).
+    fn converts_field_labels(&self) -> bool {
+        false
+    }
+
     /// Adjusts an object read from storage (custom resources apply their
     /// schema's defaults, as upstream does on read).
     fn prepare_for_read(&self, _obj: &mut Value) {}

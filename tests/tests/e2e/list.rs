@@ -168,7 +168,8 @@ fn selectors_and_all_namespaces() {
     let (status, body) = server.get("/api/v1/configmaps?fieldSelector=data.x%3Dy");
     assert_status(status, &body, 400, "BadRequest");
     assert_eq!(
-        body["message"], "field label not supported: data.x",
+        body["message"],
+        "\"data.x\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
         "{body}"
     );
 }
