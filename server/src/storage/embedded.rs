@@ -787,6 +787,46 @@ mod tests {
         crate::storage::conformance::run(&store).await;
     }
 
+    #[test]
+    fn event_rows_say_what_their_key_was_before() {
+        let kv = |create, m, v: &'static [u8]| KeyValue {
+            key: "/a/x".into(),
+            value: Bytes::from_static(v),
+            create_rev: create,
+            mod_rev: m,
+        };
+        let created = encode_event(&Event::Put { kv: kv(5, 5, b"1") }, None);
+        assert_eq!(state_before(&created, 5).unwrap(), Some(None));
+        let updated = encode_event(&Event::Put { kv: kv(5, 7, b"2") }, Some(&kv(5, 5, b"1")));
+        assert_eq!(
+            state_before(&updated, 7).unwrap(),
+            Some(Some(kv(5, 5, b"1")))
+        );
+        // The watch path reads the new state of an update row.
+        assert_eq!(
+            decode_event(7, &updated).unwrap(),
+            Event::Put { kv: kv(5, 7, b"2") }
+        );
+        let deleted = encode_event(
+            &Event::Delete {
+                prev: kv(5, 7, b"2"),
+                rev: 9,
+            },
+            None,
+        );
+        assert_eq!(
+            state_before(&deleted, 9).unwrap(),
+            Some(Some(kv(5, 7, b"2")))
+        );
+        // An update row from before updates logged what they replaced: unknown.
+        let legacy = encode_event(&Event::Put { kv: kv(5, 7, b"2") }, None);
+        assert_eq!(state_before(&legacy, 7).unwrap(), None);
+        assert_eq!(
+            decode_event(7, &legacy).unwrap(),
+            Event::Put { kv: kv(5, 7, b"2") }
+        );
+    }
+
     #[tokio::test]
     async fn survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
