@@ -86,6 +86,24 @@ pub enum Output {
 
 const ACCEPTED: [&str; 2] = ["application/json", "application/yaml"];
 
+/// What a kind with a protobuf form can be answered in, in upstream's order.
+const ACCEPTED_WITH_PROTOBUF: [&str; 3] = [
+    "application/json",
+    "application/yaml",
+    "application/vnd.kubernetes.protobuf",
+];
+
+/// A 406 lists every media type the resource can be answered in, as
+/// upstream's `NewNotAcceptableError` does with its serializers' media types:
+/// JSON and YAML, and protobuf for the kinds that have a protobuf form
+/// (`protobuf`). Other errors pass unchanged.
+pub fn producible_in_not_acceptable(e: ApiError, protobuf: bool) -> ApiError {
+    if e.code != 406 || !protobuf {
+        return e;
+    }
+    ApiError::not_acceptable(&ACCEPTED_WITH_PROTOBUF)
+}
+
 fn plain(m: &MediaType) -> Option<Encoding> {
     if m.param("as").is_some() {
         return None;
@@ -153,6 +171,23 @@ mod tests {
         let mut m = HeaderMap::new();
         m.insert(ACCEPT, HeaderValue::from_str(accept).unwrap());
         m
+    }
+
+    #[test]
+    fn not_acceptable_lists_protobuf_only_for_kinds_with_a_form() {
+        let e = output_for_read(&h("text/plain"), false).unwrap_err();
+        assert_eq!(e.code, 406);
+        assert_eq!(e.reason, "NotAcceptable");
+        assert_eq!(
+            producible_in_not_acceptable(e.clone(), true).message,
+            "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+        );
+        assert_eq!(
+            producible_in_not_acceptable(e, false).message,
+            "only the following media types are accepted: application/json, application/yaml"
+        );
+        let other = ApiError::method_not_allowed();
+        assert_eq!(producible_in_not_acceptable(other, true).code, 405);
     }
 
     #[test]
