@@ -74,12 +74,12 @@ pub async fn serve(
     info: RequestInfo,
     req: Request,
 ) -> Result<Response, ApiError> {
-    // A 406 lists every media type this resource can be answered in.
+    // A 406 (or an object body's 415) lists protobuf when this kind has a form.
     let protobuf =
         kapi_generated::proto::codec(&ep.resource.api_version(), &ep.resource.kind).is_some();
     serve_endpoint(ep, info, req)
         .await
-        .map_err(|e| negotiate::producible_in_not_acceptable(e, protobuf))
+        .map_err(|e| negotiate::with_protobuf_media_types(e, protobuf))
 }
 
 async fn serve_endpoint(

@@ -1,6 +1,7 @@
 //! Two upstream details clients see: a 406 lists every media type the
-//! resource can be answered in (protobuf only for kinds that have a protobuf
-//! form), and a Secret without a `type` is stored as `Opaque`.
+//! resource can be answered in, a 415 every media type an object can be sent
+//! in (protobuf only for kinds that have a protobuf form), and a Secret
+//! without a `type` is stored as `Opaque`.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,8 @@ use crate::harness::{Server, assert_status, into_json, kubectl_bins};
 const WITH_PROTOBUF: &str = "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf";
 const JSON_ONLY: &str =
     "only the following media types are accepted: application/json, application/yaml";
+const UNKNOWN_BODY: &str =
+    "the body of the request was in an unknown format - accepted media types include: ";
 
 fn get_accepting(server: &Server, path: &str, accept: &str) -> (StatusCode, Value) {
     into_json(
@@ -25,7 +28,7 @@ fn get_accepting(server: &Server, path: &str, accept: &str) -> (StatusCode, Valu
 }
 
 #[test]
-fn not_acceptable_lists_what_the_resource_can_produce() {
+fn media_type_errors_list_what_the_resource_speaks() {
     let server = Server::start();
     server.create_configmap("default", "n406", &[("a", "b")]);
     // Built-in kinds: get, list, watch and a write's answer.
@@ -83,6 +86,35 @@ fn not_acceptable_lists_what_the_resource_can_produce() {
         assert_status(status, &body, 406, "NotAcceptable");
         assert_eq!(body["message"], JSON_ONLY, "{accept}: {body}");
     }
+
+    // A body in an unknown format: 415 with what the kind can be sent in.
+    let body_in = |path: &str| {
+        into_json(
+            server
+                .http()
+                .post(server.at(path))
+                .header("Content-Type", "text/plain")
+                .body("name: x")
+                .send()
+                .expect("POST"),
+        )
+    };
+    let (status, body) = body_in("/api/v1/namespaces/default/configmaps");
+    assert_status(status, &body, 415, "UnsupportedMediaType");
+    assert_eq!(
+        body["message"],
+        format!(
+            "{UNKNOWN_BODY}application/json, application/yaml, application/vnd.kubernetes.protobuf"
+        ),
+        "{body}"
+    );
+    let (status, body) = body_in(base);
+    assert_status(status, &body, 415, "UnsupportedMediaType");
+    assert_eq!(
+        body["message"],
+        format!("{UNKNOWN_BODY}application/json, application/yaml"),
+        "{body}"
+    );
 }
 
 #[test]
