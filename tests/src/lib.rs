@@ -1,5 +1,8 @@
-//! kapi's end-to-end tests live in `tests/e2e/`; this library only checks the
-//! project's two commands stay in step.
+//! kapi's end-to-end tests live in `tests/e2e/`; this library checks the
+//! project's two commands stay in step and holds the load generator's wire
+//! helpers (`load_wire`), small enough to test here.
+
+pub mod load_wire;
 
 #[cfg(test)]
 mod tests {

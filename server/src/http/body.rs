@@ -39,7 +39,8 @@ fn yaml(bytes: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
-const OBJECT_TYPES: [&str; 2] = ["application/json", "application/yaml"];
+/// The media types of object bodies the JSON path reads.
+pub const OBJECT_TYPES: [&str; 2] = ["application/json", "application/yaml"];
 
 /// Decodes an object body (create, update).
 pub fn decode_object(ct: &MediaType, bytes: &[u8]) -> Result<Value, ApiError> {

@@ -86,6 +86,33 @@ pub enum Output {
 
 const ACCEPTED: [&str; 2] = ["application/json", "application/yaml"];
 
+/// What a kind with a protobuf form can be answered in, in upstream's order.
+const ACCEPTED_WITH_PROTOBUF: [&str; 3] = [
+    "application/json",
+    "application/yaml",
+    "application/vnd.kubernetes.protobuf",
+];
+
+/// A 406 lists every media type the resource can be answered in, and a 415
+/// for an object body every media type it can be sent in, as upstream's
+/// `NewNotAcceptableError` and `NewUnsupportedMediaTypeError` do with their
+/// serializers' media types: JSON and YAML, and protobuf for the kinds that
+/// have a protobuf form (`protobuf`). Other errors pass unchanged.
+pub fn with_protobuf_media_types(e: ApiError, protobuf: bool) -> ApiError {
+    if !protobuf {
+        return e;
+    }
+    match e.code {
+        406 => ApiError::not_acceptable(&ACCEPTED_WITH_PROTOBUF),
+        415 if e.message
+            == ApiError::unsupported_media_type(&super::body::OBJECT_TYPES).message =>
+        {
+            ApiError::unsupported_media_type(&ACCEPTED_WITH_PROTOBUF)
+        }
+        _ => e,
+    }
+}
+
 fn plain(m: &MediaType) -> Option<Encoding> {
     if m.param("as").is_some() {
         return None;
@@ -153,6 +180,37 @@ mod tests {
         let mut m = HeaderMap::new();
         m.insert(ACCEPT, HeaderValue::from_str(accept).unwrap());
         m
+    }
+
+    #[test]
+    fn media_type_errors_list_protobuf_only_for_kinds_with_a_form() {
+        let e = output_for_read(&h("text/plain"), false).unwrap_err();
+        assert_eq!(e.code, 406);
+        assert_eq!(e.reason, "NotAcceptable");
+        assert_eq!(
+            with_protobuf_media_types(e.clone(), true).message,
+            "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+        );
+        assert_eq!(
+            with_protobuf_media_types(e, false).message,
+            "only the following media types are accepted: application/json, application/yaml"
+        );
+        let other = ApiError::method_not_allowed();
+        assert_eq!(with_protobuf_media_types(other, true).code, 405);
+        let body = ApiError::unsupported_media_type(&super::super::body::OBJECT_TYPES);
+        assert_eq!(
+            with_protobuf_media_types(body.clone(), true).message,
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+        );
+        assert_eq!(
+            with_protobuf_media_types(body.clone(), false).message,
+            body.message
+        );
+        let patch = ApiError::unsupported_media_type(&["application/merge-patch+json"]);
+        assert_eq!(
+            with_protobuf_media_types(patch.clone(), true).message,
+            patch.message
+        );
     }
 
     #[test]

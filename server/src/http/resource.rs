@@ -74,6 +74,19 @@ pub async fn serve(
     info: RequestInfo,
     req: Request,
 ) -> Result<Response, ApiError> {
+    // A 406 (or an object body's 415) lists protobuf when this kind has a form.
+    let protobuf =
+        kapi_generated::proto::codec(&ep.resource.api_version(), &ep.resource.kind).is_some();
+    serve_endpoint(ep, info, req)
+        .await
+        .map_err(|e| negotiate::with_protobuf_media_types(e, protobuf))
+}
+
+async fn serve_endpoint(
+    ep: Arc<Endpoint>,
+    info: RequestInfo,
+    req: Request,
+) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let query = Query::parse(parts.uri.query())?;
     let mut scope = query.scope()?;

@@ -131,6 +131,35 @@ impl Strategy for Namespaces {
     }
 }
 
+/// Secrets: an empty `type` is `Opaque` (upstream's `SetDefaults_Secret`,
+/// which runs on every body decoded: create, update and patch).
+pub struct Secrets;
+
+impl Strategy for Secrets {
+    fn validate_object(
+        &self,
+        obj: &mut Value,
+        _old: Option<&Value>,
+        _field_validation: crate::rest::FieldValidation,
+    ) -> Result<Vec<String>, ApiError> {
+        default_secret_type(obj);
+        Ok(Vec::new())
+    }
+}
+
+fn default_secret_type(obj: &mut Value) {
+    if let Some(map) = obj.as_object_mut() {
+        let empty = match map.get("type") {
+            None | Some(Value::Null) => true,
+            Some(Value::String(t)) => t.is_empty(),
+            Some(_) => false,
+        };
+        if empty {
+            map.insert("type".into(), json!("Opaque"));
+        }
+    }
+}
+
 /// The strategy of a resource.
 pub fn for_resource(
     r: &ApiResource,
@@ -140,9 +169,32 @@ pub fn for_resource(
         Arc::new(Namespaces {
             content_prefixes: namespace_content.clone(),
         })
+    } else if r.group.is_empty() && r.plural == "secrets" {
+        Arc::new(Secrets)
     } else if r.group == "apiextensions.k8s.io" && r.plural == "customresourcedefinitions" {
         Arc::new(crate::crd::strategy::Definitions)
     } else {
         Arc::new(Default)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_type_defaults_to_opaque() {
+        for given in [json!({}), json!({"type": ""}), json!({"type": null})] {
+            let mut obj = given.clone();
+            Secrets
+                .validate_object(&mut obj, None, crate::rest::FieldValidation::default())
+                .unwrap();
+            assert_eq!(obj["type"], "Opaque", "from {given}");
+        }
+        let mut tls = json!({"type": "kubernetes.io/tls"});
+        Secrets
+            .validate_object(&mut tls, None, crate::rest::FieldValidation::default())
+            .unwrap();
+        assert_eq!(tls["type"], "kubernetes.io/tls");
     }
 }

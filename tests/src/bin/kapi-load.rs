@@ -7,7 +7,15 @@
 //! kapi-load --url http://127.0.0.1:8080 --pid 1234 preload --count 10000
 //! kapi-load --url … --pid … create|get|list --concurrency 64 --duration 15
 //! kapi-load --url … --pid … watch --watchers 1000 --events 100
+//! kapi-load --url … --pid … apply-noop|apply-changed --concurrency 64 --duration 15
+//! kapi-load … --encoding protobuf get|list|create|watch|apply-…
 //! ```
+//!
+//! Every answer is decoded into the project's typed values (`ConfigMap`,
+//! `ConfigMapList`, watch events) in the run's encoding (`--encoding json`,
+//! the default, or `protobuf`), and an answer that is not the expected object
+//! counts as an error. A protobuf run first checks once that the server's
+//! protobuf answers hold what its JSON answers hold.
 
 use std::collections::HashMap;
 use std::io;
@@ -15,6 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use kapi_tests::load_wire::{self as wire, Encoding};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -29,6 +38,7 @@ struct Args {
     count: usize,
     watchers: usize,
     events: usize,
+    encoding: Encoding,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -41,6 +51,7 @@ fn parse_args() -> Result<Args, String> {
         count: 10_000,
         watchers: 100,
         events: 100,
+        encoding: Encoding::Json,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -57,12 +68,13 @@ fn parse_args() -> Result<Args, String> {
             "--count" => a.count = val()?.parse().map_err(|e| format!("{e}"))?,
             "--watchers" => a.watchers = val()?.parse().map_err(|e| format!("{e}"))?,
             "--events" => a.events = val()?.parse().map_err(|e| format!("{e}"))?,
+            "--encoding" => a.encoding = Encoding::parse(&val()?)?,
             s if !s.starts_with('-') && a.scenario.is_empty() => a.scenario = s.to_string(),
             s => return Err(format!("unknown argument {s}")),
         }
     }
     if a.scenario.is_empty() {
-        return Err("usage: kapi-load [--url U] [--pid P]… preload|create|get|list|watch [--concurrency C] [--duration S] [--count N] [--watchers N] [--events N]".into());
+        return Err("usage: kapi-load [--url U] [--pid P]… preload|create|get|list|watch|apply-noop|apply-changed [--encoding json|protobuf] [--concurrency C] [--duration S] [--count N] [--watchers N] [--events N]".into());
     }
     Ok(a)
 }
@@ -70,6 +82,8 @@ fn parse_args() -> Result<Args, String> {
 /// One keep-alive HTTP/1.1 connection.
 struct Conn {
     host: String,
+    /// The Accept header of every request.
+    accept: &'static str,
     r: BufReader<TcpStream>,
 }
 
@@ -79,7 +93,7 @@ struct Resp {
 }
 
 impl Conn {
-    async fn open(url: &str) -> io::Result<Conn> {
+    async fn open(url: &str, enc: Encoding) -> io::Result<Conn> {
         let host = url
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -88,24 +102,31 @@ impl Conn {
         s.set_nodelay(true)?;
         Ok(Conn {
             host,
+            accept: enc.media_type(),
             r: BufReader::with_capacity(64 * 1024, s),
         })
     }
 
-    async fn send(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> io::Result<()> {
+    /// Sends a request; `body` is (bytes, Content-Type).
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<(&[u8], &str)>,
+    ) -> io::Result<()> {
         let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n",
-            self.host
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: {}\r\n",
+            self.host, self.accept
         );
-        if let Some(b) = body {
+        if let Some((b, ct)) = body {
             req.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                "Content-Type: {ct}\r\nContent-Length: {}\r\n",
                 b.len()
             ));
         }
         req.push_str("\r\n");
         let mut buf = req.into_bytes();
-        if let Some(b) = body {
+        if let Some((b, _)) = body {
             buf.extend_from_slice(b);
         }
         self.r.get_mut().write_all(&buf).await
@@ -156,7 +177,12 @@ impl Conn {
         Ok(size)
     }
 
-    async fn request(&mut self, method: &str, path: &str, body: Option<&[u8]>) -> io::Result<Resp> {
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<(&[u8], &str)>,
+    ) -> io::Result<Resp> {
         self.send(method, path, body).await?;
         let (status, len, chunked) = self.head().await?;
         let mut out = Vec::new();
@@ -170,15 +196,21 @@ impl Conn {
     }
 }
 
-/// A ConfigMap of about 1 KiB.
-fn configmap(name: &str) -> Vec<u8> {
-    let data: String = "x".repeat(1000);
-    serde_json::to_vec(&serde_json::json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": NS},
-        "data": {"payload": data},
-    }))
-    .unwrap_or_default()
+/// A ConfigMap of about 1 KiB as a create body: (bytes, Content-Type).
+fn configmap(name: &str, enc: Encoding) -> (Vec<u8>, &'static str) {
+    (
+        wire::encode_config_map(&wire::config_map(name, NS, &[]), enc),
+        enc.media_type(),
+    )
+}
+
+/// Checks that an answer is the ConfigMap `name`.
+fn check_config_map(r: &Resp, name: &str, enc: Encoding) -> Result<(), String> {
+    let cm = wire::decode_config_map(&r.body, enc)?;
+    match cm.metadata.name.as_deref() {
+        Some(n) if n == name => Ok(()),
+        other => Err(format!("expected ConfigMap {name}, got {other:?}")),
+    }
 }
 
 /// utime + stime of the pids, in seconds.
@@ -227,10 +259,14 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
 }
 
 async fn ensure_namespace(url: &str) -> io::Result<()> {
-    let mut c = Conn::open(url).await?;
+    let mut c = Conn::open(url, Encoding::Json).await?;
     let body = format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{NS}"}}}}"#);
     let r = c
-        .request("POST", "/api/v1/namespaces", Some(body.as_bytes()))
+        .request(
+            "POST",
+            "/api/v1/namespaces",
+            Some((body.as_bytes(), "application/json")),
+        )
         .await?;
     if r.status != 201 && r.status != 409 {
         return Err(io::Error::other(format!("namespace create: {}", r.status)));
@@ -238,58 +274,148 @@ async fn ensure_namespace(url: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// Runs `concurrency` connections doing `op` until `duration` passes; prints the figures.
+/// The name of connection `conn`'s object in the apply scenarios.
+fn apply_name(run: &str, conn: usize) -> String {
+    format!("apply-{run}-{conn}")
+}
+
+/// A server-side apply of connection `conn`'s object by field manager
+/// `bench`: the same ≈ 1 KiB body every time (`apply-noop`) or one whose
+/// `counter` value is `n` (`apply-changed`). Bodies are JSON (valid YAML);
+/// apply patches have no protobuf form.
+async fn apply(c: &mut Conn, run: &str, conn: usize, counter: u64) -> io::Result<Resp> {
+    let name = apply_name(run, conn);
+    let counter = counter.to_string();
+    let cm = wire::config_map(&name, NS, &[("counter", &counter)]);
+    let body = wire::encode_config_map(&cm, Encoding::Json);
+    c.request(
+        "PATCH",
+        &format!("/api/v1/namespaces/{NS}/configmaps/{name}?fieldManager=bench"),
+        Some((&body, "application/apply-patch+yaml")),
+    )
+    .await
+}
+
+/// What every request of one closed-loop connection shares.
+struct Loop {
+    what: String,
+    /// This connection's index (its object in the apply scenarios).
+    conn: usize,
+    run: String,
+    count: usize,
+    enc: Encoding,
+    /// Items in the last list answer.
+    items: Arc<AtomicUsize>,
+}
+
+/// The `n`th request of a closed loop; `Err` inside is a wrong answer (status or body).
+async fn one_request(c: &mut Conn, l: &Loop, n: u64) -> io::Result<Result<(), String>> {
+    let (what, conn, run, count, enc) = (l.what.as_str(), l.conn, l.run.as_str(), l.count, l.enc);
+    let ok_status = |r: &Resp| {
+        if (200..300).contains(&r.status) {
+            Ok(())
+        } else {
+            Err(format!(
+                "status {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body[..r.body.len().min(200)])
+            ))
+        }
+    };
+    Ok(match what {
+        "create" => {
+            let name = format!("c-{run}-{n}");
+            let (body, ct) = configmap(&name, enc);
+            let r = c
+                .request(
+                    "POST",
+                    &format!("/api/v1/namespaces/{NS}/configmaps"),
+                    Some((&body, ct)),
+                )
+                .await?;
+            ok_status(&r).and_then(|()| check_config_map(&r, &name, enc))
+        }
+        "get" => {
+            let name = format!("cm-{:05}", rand_index(n, count));
+            let r = c
+                .request(
+                    "GET",
+                    &format!("/api/v1/namespaces/{NS}/configmaps/{name}"),
+                    None,
+                )
+                .await?;
+            ok_status(&r).and_then(|()| check_config_map(&r, &name, enc))
+        }
+        "apply-noop" | "apply-changed" => {
+            let counter = if what == "apply-noop" { 0 } else { n + 1 };
+            let r = apply(c, run, conn, counter).await?;
+            ok_status(&r).and_then(|()| check_config_map(&r, &apply_name(run, conn), enc))
+        }
+        _ => {
+            let r = c
+                .request("GET", &format!("/api/v1/namespaces/{NS}/configmaps"), None)
+                .await?;
+            ok_status(&r).and_then(|()| {
+                let list = wire::decode_config_map_list(&r.body, enc)?;
+                l.items.store(list.items.len(), Ordering::Relaxed);
+                Ok(())
+            })
+        }
+    })
+}
+
+/// Runs `concurrency` connections doing `what` until `duration` passes; prints the figures.
 async fn closed_loop(a: &Args, what: &str) -> io::Result<()> {
-    let stop = Instant::now() + a.duration;
     let seq = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
+    let first_error = Arc::new(std::sync::Mutex::new(None::<String>));
+    let items = Arc::new(AtomicUsize::new(0));
     let run = format!("{:x}", std::process::id());
+    // Every connection's connection and (for apply) its object exist before the clock starts.
+    let mut conns = Vec::new();
+    for i in 0..a.concurrency {
+        let mut c = Conn::open(&a.url, a.encoding).await?;
+        if what.starts_with("apply-") {
+            let r = apply(&mut c, &run, i, 0).await?;
+            if !(200..300).contains(&r.status) {
+                return Err(io::Error::other(format!(
+                    "apply (create): {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                )));
+            }
+        }
+        conns.push(c);
+    }
+    let me = [std::process::id()];
     let cpu0 = cpu_seconds(&a.pids);
+    let client0 = cpu_seconds(&me);
     let t0 = Instant::now();
+    let stop = t0 + a.duration;
     let mut tasks = Vec::new();
-    for _ in 0..a.concurrency {
-        let (url, seq, errors, what, run, count) = (
-            a.url.clone(),
-            seq.clone(),
-            errors.clone(),
-            what.to_string(),
-            run.clone(),
-            a.count,
-        );
+    for (i, mut c) in conns.into_iter().enumerate() {
+        let (seq, errors, first_error) = (seq.clone(), errors.clone(), first_error.clone());
+        let l = Loop {
+            what: what.to_string(),
+            conn: i,
+            run: run.clone(),
+            count: a.count,
+            enc: a.encoding,
+            items: items.clone(),
+        };
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
-            let mut c = Conn::open(&url).await?;
             while Instant::now() < stop {
                 let n = seq.fetch_add(1, Ordering::Relaxed);
                 let start = Instant::now();
-                let r = match what.as_str() {
-                    "create" => {
-                        let body = configmap(&format!("c-{run}-{n}"));
-                        c.request(
-                            "POST",
-                            &format!("/api/v1/namespaces/{NS}/configmaps"),
-                            Some(&body),
-                        )
-                        .await?
-                    }
-                    "get" => {
-                        let i = rand_index(n, count);
-                        c.request(
-                            "GET",
-                            &format!("/api/v1/namespaces/{NS}/configmaps/cm-{i:05}"),
-                            None,
-                        )
-                        .await?
-                    }
-                    _ => {
-                        c.request("GET", &format!("/api/v1/namespaces/{NS}/configmaps"), None)
-                            .await?
-                    }
-                };
-                if !(200..300).contains(&r.status) {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
+                let checked = one_request(&mut c, &l, n).await?;
                 lat.push(start.elapsed().as_micros() as u64);
+                if let Err(e) = checked {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut f) = first_error.lock() {
+                        f.get_or_insert(e);
+                    }
+                }
             }
             Ok::<_, io::Error>(lat)
         }));
@@ -300,10 +426,17 @@ async fn closed_loop(a: &Args, what: &str) -> io::Result<()> {
     }
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(&a.pids) - cpu0;
+    let client = cpu_seconds(&me) - client0;
     lat.sort_unstable();
     let (rss, hwm) = rss_mib(&a.pids);
+    let listed = if what == "list" {
+        format!(" items={}", items.load(Ordering::Relaxed))
+    } else {
+        String::new()
+    };
     println!(
-        "{what}: c={} {:.1}s requests={} errors={} req/s={:.0} p50={:.2}ms p99={:.2}ms server_cpu={:.2}s cpu/request={:.0}µs rss={rss:.1}MiB peak={hwm:.1}MiB",
+        "{what} [{}]: c={} {:.1}s requests={} errors={}{listed} req/s={:.0} p50={:.2}ms p99={:.2}ms server_cpu={:.2}s cpu/request={:.0}µs client_cpu={client:.2}s rss={rss:.1}MiB peak={hwm:.1}MiB",
+        a.encoding.name(),
         a.concurrency,
         secs,
         lat.len(),
@@ -318,6 +451,9 @@ async fn closed_loop(a: &Args, what: &str) -> io::Result<()> {
             cpu / lat.len() as f64 * 1e6
         },
     );
+    if let Ok(Some(e)) = first_error.lock().map(|f| f.clone()) {
+        eprintln!("first error: {e}");
+    }
     Ok(())
 }
 
@@ -326,25 +462,78 @@ fn rand_index(n: u64, count: usize) -> u64 {
     n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) % count.max(1) as u64
 }
 
+/// Once per protobuf run: the server's protobuf answers (a GET of `cm-00000`
+/// and the namespace's LIST) hold the same objects as its JSON answers.
+async fn cross_check(url: &str) -> io::Result<()> {
+    let mut json = Conn::open(url, Encoding::Json).await?;
+    let mut pb = Conn::open(url, Encoding::Protobuf).await?;
+    let bad = |e: String| io::Error::other(format!("protobuf cross-check: {e}"));
+    let get = format!("/api/v1/namespaces/{NS}/configmaps/cm-00000");
+    let (j, p) = (
+        json.request("GET", &get, None).await?,
+        pb.request("GET", &get, None).await?,
+    );
+    if j.status == 200 || p.status == 200 {
+        let j = wire::decode_config_map(&j.body, Encoding::Json).map_err(bad)?;
+        let p = wire::decode_config_map(&p.body, Encoding::Protobuf).map_err(bad)?;
+        if j != p {
+            return Err(bad(format!("GET differs:\n json {j:?}\n protobuf {p:?}")));
+        }
+    }
+    let list = format!("/api/v1/namespaces/{NS}/configmaps");
+    let j = json.request("GET", &list, None).await?;
+    let p = pb.request("GET", &list, None).await?;
+    let (json_bytes, pb_bytes) = (j.body.len(), p.body.len());
+    let mut j = wire::decode_config_map_list(&j.body, Encoding::Json).map_err(bad)?;
+    let p = wire::decode_config_map_list(&p.body, Encoding::Protobuf).map_err(bad)?;
+    // Protobuf items cannot carry apiVersion/kind; upstream's JSON items omit them too.
+    let mut typed_items = 0;
+    for it in &mut j.items {
+        if it.api_version.take().is_some() | it.kind.take().is_some() {
+            typed_items += 1;
+        }
+    }
+    if j.items.len() != p.items.len() {
+        return Err(bad(format!(
+            "LIST has {} items in JSON, {} in protobuf",
+            j.items.len(),
+            p.items.len()
+        )));
+    }
+    if let Some(i) = (0..j.items.len()).find(|i| j.items[*i] != p.items[*i]) {
+        return Err(bad(format!(
+            "LIST item {i} differs:\n json {:?}\n protobuf {:?}",
+            j.items[i], p.items[i]
+        )));
+    }
+    println!(
+        "protobuf cross-check: GET cm-00000 and LIST of {} ConfigMaps identical in JSON and protobuf (answers of {} and {} bytes; {typed_items} JSON items carried apiVersion/kind, which upstream omits)",
+        j.items.len(),
+        json_bytes,
+        pb_bytes,
+    );
+    Ok(())
+}
+
 async fn preload(a: &Args) -> io::Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..a.concurrency.min(16) {
-        let (url, next, count) = (a.url.clone(), next.clone(), a.count);
+        let (url, next, count, enc) = (a.url.clone(), next.clone(), a.count, a.encoding);
         tasks.push(tokio::spawn(async move {
-            let mut c = Conn::open(&url).await?;
+            let mut c = Conn::open(&url, enc).await?;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= count {
                     return Ok::<_, io::Error>(());
                 }
-                let body = configmap(&format!("cm-{i:05}"));
+                let (body, ct) = configmap(&format!("cm-{i:05}"), enc);
                 let r = c
                     .request(
                         "POST",
                         &format!("/api/v1/namespaces/{NS}/configmaps"),
-                        Some(&body),
+                        Some((&body, ct)),
                     )
                     .await?;
                 if r.status != 201 && r.status != 409 {
@@ -366,9 +555,11 @@ async fn preload(a: &Args) -> io::Result<()> {
 }
 
 /// Opens `watchers` watches from one list's resourceVersion, creates `events`
-/// ConfigMaps one after the other and measures when each watcher got each.
+/// ConfigMaps one after the other and measures when each watcher got each
+/// (every event decoded: a JSON line or a length-prefixed protobuf frame).
 async fn watch(a: &Args) -> io::Result<()> {
-    let mut c = Conn::open(&a.url).await?;
+    let enc = a.encoding;
+    let mut c = Conn::open(&a.url, enc).await?;
     let r = c
         .request(
             "GET",
@@ -376,21 +567,20 @@ async fn watch(a: &Args) -> io::Result<()> {
             None,
         )
         .await?;
-    let list: serde_json::Value = serde_json::from_slice(&r.body).map_err(io::Error::other)?;
-    let rv = list["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap_or("0")
-        .to_string();
+    let list = wire::decode_config_map_list(&r.body, enc).map_err(io::Error::other)?;
+    let rv = list.metadata.resource_version.unwrap_or_else(|| "0".into());
     let run = format!("w{:x}", std::process::id());
     let opened = Arc::new(AtomicUsize::new(0));
+    let bad_events = Arc::new(AtomicUsize::new(0));
     let epoch = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..a.watchers {
-        let (url, rv, run, opened, want) = (
+        let (url, rv, run, opened, bad_events, want) = (
             a.url.clone(),
             rv.clone(),
             run.clone(),
             opened.clone(),
+            bad_events.clone(),
             a.events,
         );
         tasks.push(tokio::spawn(async move {
@@ -398,7 +588,7 @@ async fn watch(a: &Args) -> io::Result<()> {
             let mut got: HashMap<usize, u64> = HashMap::new();
             let mut conn = None;
             for attempt in 0..20 {
-                match Conn::open(&url).await {
+                match Conn::open(&url, enc).await {
                     Ok(c) => {
                         conn = Some(c);
                         break;
@@ -420,7 +610,7 @@ async fn watch(a: &Args) -> io::Result<()> {
                 _ => return got,
             }
             opened.fetch_add(1, Ordering::Relaxed);
-            let marker = format!("\"name\":\"{run}-");
+            let prefix = format!("{run}-");
             let mut buf = Vec::new();
             while got.len() < want {
                 match c.chunk(&mut buf).await {
@@ -428,15 +618,22 @@ async fn watch(a: &Args) -> io::Result<()> {
                     Ok(_) => {}
                 }
                 let now = epoch.elapsed().as_micros() as u64;
-                while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = buf.drain(..=nl).collect();
-                    let s = String::from_utf8_lossy(&line);
-                    if let Some(i) = s.find(&marker) {
-                        let rest = &s[i + marker.len()..];
-                        let n: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-                        if let Ok(n) = n.parse() {
-                            got.entry(n).or_insert(now);
+                while let Some(frame) = wire::next_watch_frame(&mut buf, enc) {
+                    let cm = match wire::decode_watch_event(&frame, enc) {
+                        Ok((_, cm)) => cm,
+                        Err(_) => {
+                            bad_events.fetch_add(1, Ordering::Relaxed);
+                            continue;
                         }
+                    };
+                    if let Some(n) = cm
+                        .metadata
+                        .name
+                        .as_deref()
+                        .and_then(|n| n.strip_prefix(&prefix))
+                        .and_then(|n| n.parse().ok())
+                    {
+                        got.entry(n).or_insert(now);
                     }
                 }
             }
@@ -450,16 +647,18 @@ async fn watch(a: &Args) -> io::Result<()> {
     }
     let open = opened.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let me = [std::process::id()];
     let cpu0 = cpu_seconds(&a.pids);
+    let client0 = cpu_seconds(&me);
     let mut sent = Vec::new();
     for i in 0..a.events {
         sent.push(epoch.elapsed().as_micros() as u64);
-        let body = configmap(&format!("{run}-{i}"));
+        let (body, ct) = configmap(&format!("{run}-{i}"), enc);
         let r = c
             .request(
                 "POST",
                 &format!("/api/v1/namespaces/{NS}/configmaps"),
-                Some(&body),
+                Some((&body, ct)),
             )
             .await?;
         if r.status != 201 {
@@ -485,19 +684,23 @@ async fn watch(a: &Args) -> io::Result<()> {
         }
     }
     let cpu = cpu_seconds(&a.pids) - cpu0;
+    let client = cpu_seconds(&me) - client0;
     lat.sort_unstable();
     slowest.sort_unstable();
     let (rss, hwm) = rss_mib(&a.pids);
     println!(
-        "watch: watchers={} open={open} events={} delivered={received}/{} ({:.2}%) p50={:.2}ms p99={:.2}ms slowest-watcher p50={:.2}ms p99={:.2}ms server_cpu={cpu:.2}s rss={rss:.1}MiB peak={hwm:.1}MiB",
+        "watch [{}]: watchers={} open={open} events={} delivered={received}/{} ({:.2}%) undecodable={} p50={:.2}ms p99={:.2}ms slowest-watcher p50={:.2}ms p99={:.2}ms server_cpu={cpu:.2}s cpu/event/watcher={:.1}µs client_cpu={client:.2}s rss={rss:.1}MiB peak={hwm:.1}MiB",
+        enc.name(),
         a.watchers,
         a.events,
         a.watchers * a.events,
         received as f64 * 100.0 / (a.watchers * a.events).max(1) as f64,
+        bad_events.load(Ordering::Relaxed),
         pct(&lat, 0.5),
         pct(&lat, 0.99),
         pct(&slowest, 0.5),
         pct(&slowest, 0.99),
+        cpu * 1e6 / received.max(1) as f64,
     );
     Ok(())
 }
@@ -513,9 +716,16 @@ async fn main() {
     };
     let result = async {
         ensure_namespace(&a.url).await?;
+        if a.encoding == Encoding::Protobuf
+            && matches!(a.scenario.as_str(), "get" | "list" | "watch")
+        {
+            cross_check(&a.url).await?;
+        }
         match a.scenario.as_str() {
             "preload" => preload(&a).await,
-            "create" | "get" | "list" => closed_loop(&a, &a.scenario).await,
+            "create" | "get" | "list" | "apply-noop" | "apply-changed" => {
+                closed_loop(&a, &a.scenario).await
+            }
             "watch" => watch(&a).await,
             s => Err(io::Error::other(format!("unknown scenario {s}"))),
         }

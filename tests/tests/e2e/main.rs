@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod accept_and_defaults;
 mod client;
 mod compaction;
 mod crd;
