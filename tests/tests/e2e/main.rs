@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod auth;
 mod client;
 mod compaction;
 mod crd;
