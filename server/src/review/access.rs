@@ -333,3 +333,144 @@ impl Review for SelfSubjectRulesReview {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kapi_generated::api::meta::v1::LabelSelectorRequirement;
+
+    use super::*;
+    use crate::review::authorizer::AlwaysAllow;
+
+    fn ctx_with<'a>(user: &'a UserInfo, ns: Option<&'a str>) -> ReviewContext<'a> {
+        ReviewContext {
+            namespace: ns,
+            user,
+            authorizer: &AlwaysAllow,
+        }
+    }
+
+    fn fields(e: ApiError) -> Vec<(String, String)> {
+        e.status()
+            .details
+            .and_then(|d| d.causes)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c.field.unwrap_or_default(), c.message.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn selectors_need_one_form_and_sound_operators() {
+        let user = UserInfo::anonymous();
+        let mut review = SelfSubjectAccessReview::default();
+        review.spec.resource_attributes = Some(ResourceAttributes {
+            label_selector: Some(LabelSelectorAttributes {
+                raw_selector: Some("a=b".into()),
+                requirements: Some(vec![
+                    LabelSelectorRequirement {
+                        key: "a".into(),
+                        operator: "In".into(),
+                        values: None,
+                    },
+                    LabelSelectorRequirement {
+                        key: "b".into(),
+                        operator: "Exists".into(),
+                        values: Some(vec!["x".into()]),
+                    },
+                    LabelSelectorRequirement {
+                        key: "c".into(),
+                        operator: "Later".into(),
+                        values: None,
+                    },
+                ]),
+            }),
+            ..Default::default()
+        });
+        let e = review.review(&ctx_with(&user, None)).expect_err("invalid");
+        let at = "spec.resourceAttributes.labelSelector";
+        assert_eq!(
+            fields(e),
+            [
+                (
+                    format!("{at}.rawSelector"),
+                    "Invalid value: \"a=b\": may not specified at the same time as requirements"
+                        .to_string()
+                ),
+                (
+                    format!("{at}.requirements[0].values"),
+                    "Required value: must be specified when `operator` is 'In' or 'NotIn'"
+                        .to_string()
+                ),
+                (
+                    format!("{at}.requirements[1].values"),
+                    "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
+                        .to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn local_review_needs_its_namespace_and_resource_attributes() {
+        let user = UserInfo::anonymous();
+        let mut review = LocalSubjectAccessReview::default();
+        review.metadata.namespace = Some("default".into());
+        review.spec.groups = Some(vec!["dev".into()]);
+        review.spec.non_resource_attributes = Some(NonResourceAttributes {
+            path: Some("/x".into()),
+            verb: Some("get".into()),
+        });
+        let e = review
+            .clone()
+            .review(&ctx_with(&user, Some("default")))
+            .expect_err("invalid");
+        assert_eq!(
+            fields(e),
+            [(
+                "spec.nonResourceAttributes".to_string(),
+                "Invalid value: {\"path\":\"/x\",\"verb\":\"get\"}: disallowed on this kind of request"
+                    .to_string()
+            )]
+        );
+        review.spec.non_resource_attributes = None;
+        review.spec.resource_attributes = Some(ResourceAttributes {
+            namespace: Some("default".into()),
+            verb: Some("get".into()),
+            ..Default::default()
+        });
+        let answer = review
+            .review(&ctx_with(&user, Some("default")))
+            .expect("valid");
+        assert!(answer.status.allowed);
+        assert_eq!(answer.status.denied, None);
+    }
+
+    #[test]
+    fn rules_review_is_a_fresh_object_with_all_rules() {
+        let user = UserInfo::anonymous();
+        let mut review = SelfSubjectRulesReview::default();
+        review.metadata.name = Some("ignored".into());
+        review.spec.namespace = Some("default".into());
+        let answer = review.review(&ctx_with(&user, None)).expect("answered");
+        assert_eq!(answer.metadata, ObjectMeta::default());
+        assert_eq!(answer.spec.namespace, None);
+        let all = Some(vec!["*".to_string()]);
+        assert_eq!(
+            answer.status.resource_rules,
+            [ResourceRule {
+                verbs: vec!["*".into()],
+                api_groups: all.clone(),
+                resources: all.clone(),
+                resource_names: None,
+            }]
+        );
+        assert_eq!(
+            answer.status.non_resource_rules,
+            [NonResourceRule {
+                verbs: vec!["*".into()],
+                non_resource_urls: all,
+            }]
+        );
+        assert!(!answer.status.incomplete);
+    }
+}

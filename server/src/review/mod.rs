@@ -219,3 +219,100 @@ pub fn is_review(r: &ApiResource) -> bool {
         .iter()
         .any(|(k, _)| k.group == r.group && k.version == r.version && k.kind == r.kind)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::rest::install::RegistryBuilder;
+    use crate::storage::embedded::EmbeddedStore;
+
+    fn registry() -> crate::rest::install::Registry {
+        let store = EmbeddedStore::open_in_memory().expect("in-memory store");
+        let mut b = RegistryBuilder::new(Arc::new(store));
+        b.add_generated();
+        b.build()
+    }
+
+    #[test]
+    fn review_kinds_are_installed_create_only() {
+        let reg = registry();
+        for (r, _) in storages() {
+            let ep = reg
+                .lookup(&r.group, &r.version, &r.plural)
+                .unwrap_or_else(|| panic!("{} is served", r.plural));
+            assert_eq!(ep.verbs(), ["create"], "{}", r.plural);
+            assert!(is_review(&ep.resource));
+        }
+        let cm = reg.lookup("", "v1", "configmaps").expect("configmaps");
+        assert!(!is_review(&cm.resource));
+        assert!(cm.getter.is_some());
+        // Nothing of a review kind is stored, so deleting a namespace has no
+        // prefix of theirs to clean.
+        let prefixes = reg.namespace_content().load();
+        assert!(
+            prefixes.iter().all(|p| !p.contains("subjectaccessreviews")),
+            "{prefixes:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn access_review_is_answered_not_stored() {
+        let reg = registry();
+        let ep = reg
+            .lookup("authorization.k8s.io", "v1", "selfsubjectaccessreviews")
+            .expect("served");
+        let creater = ep.creater.as_ref().expect("create");
+        let scope = RequestScope::default();
+        let w = creater
+            .create(
+                &scope,
+                json!({"spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}}),
+            )
+            .await
+            .expect("answered");
+        assert!(w.created);
+        assert_eq!(w.object["kind"], "SelfSubjectAccessReview");
+        assert_eq!(w.object["status"]["allowed"], true);
+        assert_eq!(
+            w.object["status"]["reason"],
+            authorizer::ALWAYS_ALLOW_REASON
+        );
+        // No user agent, no field manager: no managedFields entry.
+        assert!(w.object["metadata"].get("managedFields").is_none());
+    }
+
+    #[test]
+    fn namespaces_are_reconciled_as_upstream() {
+        let ssar = kapi_generated::api::authorization::v1::SelfSubjectAccessReview::resource();
+        let lsar = kapi_generated::api::authorization::v1::LocalSubjectAccessReview::resource();
+        let scope = RequestScope {
+            namespace: Some("default".into()),
+            ..Default::default()
+        };
+        let mut meta = kapi_generated::api::meta::v1::ObjectMeta {
+            namespace: Some("x".into()),
+            ..Default::default()
+        };
+        // Cluster-scoped: the namespace is dropped.
+        reconcile_namespace(ssar, &RequestScope::default(), &mut meta).expect("ok");
+        assert_eq!(meta.namespace, None);
+        // Namespaced: an empty one takes the URL's, another one is a 400.
+        reconcile_namespace(lsar, &scope, &mut meta).expect("ok");
+        assert_eq!(meta.namespace.as_deref(), Some("default"));
+        meta.namespace = Some("other".into());
+        let e = reconcile_namespace(lsar, &scope, &mut meta).expect_err("mismatch");
+        assert_eq!(e.status().code, Some(400));
+    }
+
+    #[test]
+    fn the_requesting_user_is_anonymous() {
+        let u = UserInfo::of_request(&RequestScope::default());
+        assert_eq!(u.name, "system:anonymous");
+        assert_eq!(u.groups, ["system:unauthenticated"]);
+        assert!(u.uid.is_empty());
+    }
+}
