@@ -129,12 +129,8 @@ fn validate_label_selector(s: &LabelSelectorAttributes, at: &str, errors: &mut V
         let at = format!("{at}.requirements[{i}]");
         let values = r.values.as_ref().map_or(0, Vec::len);
         validate_operator(&r.operator, values, &at, errors);
-        if r.key.is_empty() {
-            errors.push(FieldError::invalid(
-                &format!("{at}.key"),
-                "",
-                "name part must be non-empty",
-            ));
+        for e in crate::rest::meta::qualified_name_errors(&r.key) {
+            errors.push(FieldError::invalid(&format!("{at}.key"), &r.key, &e));
         }
     }
 }
@@ -382,6 +378,11 @@ mod tests {
                         operator: "Later".into(),
                         values: None,
                     },
+                    LabelSelectorRequirement {
+                        key: "-d".into(),
+                        operator: "Exists".into(),
+                        values: None,
+                    },
                 ]),
             }),
             ..Default::default()
@@ -405,6 +406,13 @@ mod tests {
                     format!("{at}.requirements[1].values"),
                     "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
                         .to_string()
+                ),
+                (
+                    format!("{at}.requirements[3].key"),
+                    format!(
+                        "Invalid value: \"-d\": {}",
+                        crate::rest::meta::qualified_name_errors("-d")[0]
+                    )
                 ),
             ]
         );
