@@ -183,41 +183,61 @@ fn reconcile_namespace(
     ))
 }
 
-fn store<K: Review>(authorizer: &Arc<dyn Authorizer>) -> (&'static ApiResource, Arc<dyn Creater>) {
-    (
-        K::resource(),
-        Arc::new(ReviewStore::<K>::new(authorizer.clone())),
-    )
+/// Builds the handler of one review kind.
+type MakeStore = fn(Arc<dyn Authorizer>) -> Arc<dyn Creater>;
+
+fn make<K: Review>(authorizer: Arc<dyn Authorizer>) -> Arc<dyn Creater> {
+    Arc::new(ReviewStore::<K>::new(authorizer))
 }
 
-/// Every review kind and its handler.
-pub fn storages() -> Vec<(&'static ApiResource, Arc<dyn Creater>)> {
+/// Every review kind and how its handler is built.
+fn kinds() -> [(&'static ApiResource, MakeStore); 6] {
     use kapi_generated::api::authentication::v1 as authn;
     use kapi_generated::api::authorization::v1 as authz;
-    let authorizer: Arc<dyn Authorizer> = Arc::new(authorizer::AlwaysAllow);
-    vec![
-        store::<authz::SelfSubjectAccessReview>(&authorizer),
-        store::<authz::SelfSubjectRulesReview>(&authorizer),
-        store::<authz::SubjectAccessReview>(&authorizer),
-        store::<authz::LocalSubjectAccessReview>(&authorizer),
-        store::<authn::SelfSubjectReview>(&authorizer),
-        store::<authn::TokenReview>(&authorizer),
+    [
+        (
+            authz::SelfSubjectAccessReview::resource(),
+            make::<authz::SelfSubjectAccessReview>,
+        ),
+        (
+            authz::SelfSubjectRulesReview::resource(),
+            make::<authz::SelfSubjectRulesReview>,
+        ),
+        (
+            authz::SubjectAccessReview::resource(),
+            make::<authz::SubjectAccessReview>,
+        ),
+        (
+            authz::LocalSubjectAccessReview::resource(),
+            make::<authz::LocalSubjectAccessReview>,
+        ),
+        (
+            authn::SelfSubjectReview::resource(),
+            make::<authn::SelfSubjectReview>,
+        ),
+        (authn::TokenReview::resource(), make::<authn::TokenReview>),
     ]
 }
 
-/// The computing `create` handler of `r`, if `r` is a review kind.
+fn same_kind(a: &ApiResource, b: &ApiResource) -> bool {
+    a.group == b.group && a.version == b.version && a.kind == b.kind
+}
+
+/// Every review kind.
+pub fn resources() -> impl Iterator<Item = &'static ApiResource> {
+    kinds().into_iter().map(|(r, _)| r)
+}
+
+/// The computing `create` handler of `r` (answering with kapi's allow-all
+/// authorizer), if `r` is a review kind.
 pub fn storage_for(r: &ApiResource) -> Option<Arc<dyn Creater>> {
-    storages()
-        .into_iter()
-        .find(|(k, _)| k.group == r.group && k.version == r.version && k.kind == r.kind)
-        .map(|(_, c)| c)
+    let (_, make) = kinds().into_iter().find(|(k, _)| same_kind(k, r))?;
+    Some(make(Arc::new(authorizer::AlwaysAllow)))
 }
 
 /// Whether `r` is a review kind (nothing of it is ever stored).
 pub fn is_review(r: &ApiResource) -> bool {
-    storages()
-        .iter()
-        .any(|(k, _)| k.group == r.group && k.version == r.version && k.kind == r.kind)
+    kinds().iter().any(|(k, _)| same_kind(k, r))
 }
 
 #[cfg(test)]
@@ -240,7 +260,7 @@ mod tests {
     #[test]
     fn review_kinds_are_installed_create_only() {
         let reg = registry();
-        for (r, _) in storages() {
+        for r in resources() {
             let ep = reg
                 .lookup(&r.group, &r.version, &r.plural)
                 .unwrap_or_else(|| panic!("{} is served", r.plural));
