@@ -149,6 +149,9 @@ fn encodable(api: &Api, ty: &Ty) -> Result<(), String> {
     match ty {
         Ty::String | Ty::I32 | Ty::I64 | Ty::F64 | Ty::Bool | Ty::IntOrString => Ok(()),
         Ty::Value => Err("a field of any JSON value has no protobuf form".into()),
+        // A map of string lists: upstream's `map<string, ExtraValue>`, each
+        // value a `{repeated string items = 1}` message.
+        Ty::Map(t) if matches!(&**t, Ty::Vec(s) if matches!(**s, Ty::String)) => Ok(()),
         Ty::Vec(t) | Ty::Map(t) => match **t {
             Ty::Vec(_) | Ty::Map(_) => Err("nested lists and maps have no protobuf form".into()),
             _ => encodable(api, t),
@@ -367,13 +370,21 @@ fn field_code(api: &Api, f: &Field, n: Number) -> FieldCode {
             }
         }
         Ty::Map(inner) => {
-            let s = scalar(api, inner, n.bytes);
-            let put_one = put(&s, 2, quote! { v });
-            let get_one = get(&s);
-            let get_one = if is_time(&s) {
-                quote! { #get_one.unwrap_or_default() }
+            let (put_one, get_one) = if matches!(&**inner, Ty::Vec(_)) {
+                // `check` let only string lists through: `{repeated string items = 1}`.
+                (
+                    quote! { crate::proto::put_string_list(buf, 2, v) },
+                    quote! { r.string_list(n, w)? },
+                )
             } else {
-                get_one
+                let s = scalar(api, inner, n.bytes);
+                let get_one = get(&s);
+                let get_one = if is_time(&s) {
+                    quote! { #get_one.unwrap_or_default() }
+                } else {
+                    get_one
+                };
+                (put(&s, 2, quote! { v }), get_one)
             };
             let (map, insert) = if plain {
                 (quote! { &self.#ident }, quote! { self.#ident.insert(k, v) })

@@ -26,6 +26,14 @@ const UPSTREAM_PREFIX: &[(&str, &str)] = &[
     ("coordination.k8s.io/v1.yaml", "io.k8s.api.coordination.v1."),
     ("autoscaling/v1.yaml", "io.k8s.api.autoscaling.v1."),
     (
+        "authorization.k8s.io/v1.yaml",
+        "io.k8s.api.authorization.v1.",
+    ),
+    (
+        "authentication.k8s.io/v1.yaml",
+        "io.k8s.api.authentication.v1.",
+    ),
+    (
         "apiextensions.k8s.io/v1.yaml",
         "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.",
     ),

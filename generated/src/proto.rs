@@ -163,6 +163,16 @@ pub fn put_map<V>(
     }
 }
 
+/// A string list as upstream's `ExtraValue` message (`{repeated string items = 1}`),
+/// the value type of its `map<string, ExtraValue>` fields.
+pub fn put_string_list(buf: &mut Vec<u8>, field: u32, v: &[String]) {
+    put_message(buf, field, |b| {
+        for s in v {
+            put_string(b, 1, s);
+        }
+    });
+}
+
 /// A `Time` or `MicroTime` (`{seconds = 1, nanos = 2}`) from RFC 3339 text;
 /// unparseable text is written as the zero time.
 pub fn put_time(buf: &mut Vec<u8>, field: u32, v: &str) {
@@ -435,6 +445,19 @@ impl<'a> Reader<'a> {
             Ok(())
         })?;
         Ok((key, val))
+    }
+
+    /// A string list written as upstream's `ExtraValue` (`{repeated string items = 1}`).
+    pub fn string_list(&mut self, field: u32, wire: u8) -> Result<Vec<String>, DecodeError> {
+        let mut items = Vec::new();
+        self.fields(field, wire, |n, w, r| {
+            match n {
+                1 => items.push(r.string(n, w)?),
+                _ => r.skip(w)?,
+            }
+            Ok(())
+        })?;
+        Ok(items)
     }
 
     /// A `Time` as RFC 3339 text with second precision (upstream drops the

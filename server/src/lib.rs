@@ -14,6 +14,7 @@ pub mod kubeconfig;
 pub mod openapi;
 pub mod patch;
 pub mod rest;
+pub mod review;
 pub mod selector;
 pub mod snapshot;
 pub mod storage;

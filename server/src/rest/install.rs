@@ -9,15 +9,42 @@ use std::sync::Arc;
 
 use kapi_generated::resource::{ResourceVisitor, StaticResource, VerbVisitor, verbs};
 
-use super::Endpoint;
 use super::store::{TypedStore, resource_prefix};
 use super::strategy;
+use super::{Creater, Endpoint};
 use crate::snapshot::Snapshot;
 use crate::storage::Storage;
 
+/// What serves a kind's verbs.
+enum Backing<K: StaticResource> {
+    /// The typed storage: every verb the kind implements.
+    Stored(Arc<TypedStore<K>>),
+    /// A review kind (`crate::review`): `create` computes the answer and
+    /// nothing is stored, so no other verb can be served.
+    Computed(Arc<dyn Creater>),
+}
+
 struct Installer<K: StaticResource> {
-    store: Arc<TypedStore<K>>,
+    backing: Backing<K>,
     endpoint: Endpoint,
+}
+
+impl<K: StaticResource> Installer<K> {
+    /// The typed storage for a verb other than create; none for a computed
+    /// kind, whose schema may only declare `create`.
+    fn stored(&self, verb: &str) -> Option<Arc<TypedStore<K>>> {
+        match &self.backing {
+            Backing::Stored(s) => Some(s.clone()),
+            Backing::Computed(_) => {
+                tracing::error!(
+                    kind = %self.endpoint.resource.kind,
+                    verb,
+                    "a review kind serves only create; the verb is not served"
+                );
+                None
+            }
+        }
+    }
 }
 
 impl<K: StaticResource> VerbVisitor<K> for Installer<K> {
@@ -25,49 +52,52 @@ impl<K: StaticResource> VerbVisitor<K> for Installer<K> {
     where
         K: verbs::Get,
     {
-        self.endpoint.getter = Some(self.store.clone());
+        self.endpoint.getter = self.stored("get").map(|s| s as _);
     }
     fn list(&mut self)
     where
         K: verbs::List,
     {
-        self.endpoint.lister = Some(self.store.clone());
+        self.endpoint.lister = self.stored("list").map(|s| s as _);
     }
     fn watch(&mut self)
     where
         K: verbs::Watch,
     {
-        self.endpoint.watcher = Some(self.store.clone());
+        self.endpoint.watcher = self.stored("watch").map(|s| s as _);
     }
     fn create(&mut self)
     where
         K: verbs::Create,
     {
-        self.endpoint.creater = Some(self.store.clone());
+        self.endpoint.creater = Some(match &self.backing {
+            Backing::Stored(s) => s.clone(),
+            Backing::Computed(c) => c.clone(),
+        });
     }
     fn update(&mut self)
     where
         K: verbs::Update,
     {
-        self.endpoint.updater = Some(self.store.clone());
+        self.endpoint.updater = self.stored("update").map(|s| s as _);
     }
     fn patch(&mut self)
     where
         K: verbs::Patch,
     {
-        self.endpoint.patcher = Some(self.store.clone());
+        self.endpoint.patcher = self.stored("patch").map(|s| s as _);
     }
     fn delete(&mut self)
     where
         K: verbs::Delete,
     {
-        self.endpoint.deleter = Some(self.store.clone());
+        self.endpoint.deleter = self.stored("delete").map(|s| s as _);
     }
     fn delete_collection(&mut self)
     where
         K: verbs::DeleteCollection,
     {
-        self.endpoint.collection_deleter = Some(self.store.clone());
+        self.endpoint.collection_deleter = self.stored("deletecollection").map(|s| s as _);
     }
 }
 
@@ -133,9 +163,19 @@ impl RegistryBuilder {
         }
     }
 
-    /// Serves `K`, generated or hand-written, with the verbs it implements.
+    /// Serves `K`, generated or hand-written, with the verbs it implements:
+    /// from its typed storage, or for a review kind from its computing handler.
     pub fn add<K: StaticResource>(&mut self) -> &mut Self {
         let resource = K::resource().clone();
+        if let Some(creater) = crate::review::storage_for(&resource) {
+            let mut installer = Installer::<K> {
+                backing: Backing::Computed(creater),
+                endpoint: Endpoint::new(resource),
+            };
+            K::visit_verbs(&mut installer);
+            self.endpoints.push(installer.endpoint);
+            return self;
+        }
         let strategy = strategy::for_resource(&resource, &self.namespace_content);
         let schema =
             crate::patch::PatchSchema::for_kind(&resource.group, &resource.version, &resource.kind);
@@ -143,7 +183,7 @@ impl RegistryBuilder {
             TypedStore::<K>::new(self.storage.clone(), (), strategy).with_patch_schema(schema),
         );
         let mut installer = Installer {
-            store,
+            backing: Backing::Stored(store),
             endpoint: Endpoint::new(resource),
         };
         K::visit_verbs(&mut installer);
@@ -162,7 +202,7 @@ impl RegistryBuilder {
         let prefixes = self
             .endpoints
             .iter()
-            .filter(|e| e.resource.namespaced())
+            .filter(|e| e.resource.namespaced() && !crate::review::is_review(&e.resource))
             .map(|e| resource_prefix(self.storage.key_prefix(), &e.resource))
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()

@@ -60,6 +60,73 @@ pub fn resource_prefix(root: &str, r: &ApiResource) -> String {
     }
 }
 
+/// Decodes a request body into `K`: apiVersion and kind must be `r`'s (or
+/// absent), unknown and repeated fields are warnings or, under
+/// `fieldValidation=Strict`, a 400. Returns the object with its type meta set
+/// and the warnings.
+pub fn decode_body<K: Resource>(
+    r: &ApiResource,
+    scope: &RequestScope,
+    body: Value,
+) -> Result<(K, Vec<String>), ApiError> {
+    let api_version = r.api_version();
+    if !body.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: the body must be a JSON object",
+            r.kind, r.version, r.kind
+        )));
+    }
+    if let Some(v) = body.get("apiVersion").and_then(|v| v.as_str())
+        && v != api_version
+    {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({v}) does not match the expected API version ({api_version})"
+        )));
+    }
+    if let Some(k) = body.get("kind").and_then(|k| k.as_str())
+        && k != r.kind
+    {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({k}) does not match the expected kind ({})",
+            r.kind
+        )));
+    }
+    let mut unknown = Vec::new();
+    let mut obj: K = serde_ignored::deserialize(body, |path| unknown.push(path.to_string()))
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                r.kind, r.version, r.kind
+            ))
+        })?;
+    let warnings: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .chain(
+            scope
+                .duplicate_fields
+                .iter()
+                .map(|f| format!("duplicate field \"{f}\"")),
+        )
+        .collect();
+    let warnings = match scope.field_validation {
+        FieldValidation::Ignore => Vec::new(),
+        FieldValidation::Warn => warnings,
+        FieldValidation::Strict if warnings.is_empty() => Vec::new(),
+        FieldValidation::Strict => {
+            return Err(ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                r.kind,
+                r.version,
+                r.kind,
+                warnings.join(", ")
+            )));
+        }
+    };
+    obj.set_type_meta(api_version, r.kind.clone());
+    Ok((obj, warnings))
+}
+
 /// Sets `metadata.resourceVersion`.
 pub fn set_resource_version(obj: &mut Value, rev: Rev) {
     if let Some(map) = obj.as_object_mut() {
@@ -238,63 +305,7 @@ impl<K: Resource> TypedStore<K> {
     /// Decodes a request body into `K`, checking apiVersion and kind and
     /// reporting unknown fields as `fieldValidation` asks.
     fn decode(&self, scope: &RequestScope, body: Value) -> Result<(K, Vec<String>), ApiError> {
-        let r = self.resource();
-        let api_version = r.api_version();
-        if !body.is_object() {
-            return Err(ApiError::bad_request(format!(
-                "{} in version \"{}\" cannot be handled as a {}: the body must be a JSON object",
-                r.kind, r.version, r.kind
-            )));
-        }
-        if let Some(v) = body.get("apiVersion").and_then(|v| v.as_str())
-            && v != api_version
-        {
-            return Err(ApiError::bad_request(format!(
-                "the API version in the data ({v}) does not match the expected API version ({api_version})"
-            )));
-        }
-        if let Some(k) = body.get("kind").and_then(|k| k.as_str())
-            && k != r.kind
-        {
-            return Err(ApiError::bad_request(format!(
-                "the kind in the data ({k}) does not match the expected kind ({})",
-                r.kind
-            )));
-        }
-        let mut unknown = Vec::new();
-        let mut obj: K = serde_ignored::deserialize(body, |path| unknown.push(path.to_string()))
-            .map_err(|e| {
-                ApiError::bad_request(format!(
-                    "{} in version \"{}\" cannot be handled as a {}: {e}",
-                    r.kind, r.version, r.kind
-                ))
-            })?;
-        let warnings: Vec<String> = unknown
-            .iter()
-            .map(|f| format!("unknown field \"{f}\""))
-            .chain(
-                scope
-                    .duplicate_fields
-                    .iter()
-                    .map(|f| format!("duplicate field \"{f}\"")),
-            )
-            .collect();
-        let warnings = match scope.field_validation {
-            FieldValidation::Ignore => Vec::new(),
-            FieldValidation::Warn => warnings,
-            FieldValidation::Strict if warnings.is_empty() => Vec::new(),
-            FieldValidation::Strict => {
-                return Err(ApiError::bad_request(format!(
-                    "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
-                    r.kind,
-                    r.version,
-                    r.kind,
-                    warnings.join(", ")
-                )));
-            }
-        };
-        obj.set_type_meta(api_version, r.kind.clone());
-        Ok((obj, warnings))
+        decode_body(self.resource(), scope, body)
     }
 
     fn to_value(&self, obj: &K) -> Result<Value, ApiError> {

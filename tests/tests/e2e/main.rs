@@ -5,6 +5,7 @@
 mod harness;
 
 mod accept_and_defaults;
+mod auth;
 mod client;
 mod compaction;
 mod crd;
