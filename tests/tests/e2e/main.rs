@@ -7,6 +7,7 @@ mod harness;
 mod client;
 mod compaction;
 mod crd;
+mod crd_apply;
 mod durability;
 mod etcd;
 mod http;
