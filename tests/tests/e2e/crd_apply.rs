@@ -39,7 +39,8 @@ fn install_gateway_crds(server: &Server, k: &Kubectl) {
     let dir = testdata().join("crds/gateway-api");
     for f in ["gatewayclasses", "gateways", "httproutes"] {
         let file = dir.join(format!("gateway.networking.k8s.io_{f}.yaml"));
-        k.run(&["apply", "-f", file.to_str().unwrap()]).ok();
+        k.run(&["apply", "-f", file.to_str().expect("utf-8 path")])
+            .ok();
     }
     eventually("gateways to be served", || {
         server
@@ -71,9 +72,9 @@ fn entry<'a>(obj: &'a Value, manager: &str, operation: &str) -> Option<&'a Value
 fn listener_names(gw: &Value) -> Vec<&str> {
     gw["spec"]["listeners"]
         .as_array()
-        .unwrap()
+        .expect("listeners")
         .iter()
-        .map(|l| l["name"].as_str().unwrap())
+        .map(|l| l["name"].as_str().expect("a listener name"))
         .collect()
 }
 
@@ -246,7 +247,7 @@ fn warnings(resp: &reqwest::blocking::Response) -> Vec<String> {
     resp.headers()
         .get_all("warning")
         .iter()
-        .map(|v| v.to_str().unwrap().to_string())
+        .map(|v| v.to_str().expect("ASCII header").to_string())
         .collect()
 }
 
