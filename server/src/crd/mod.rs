@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod schema;
 pub mod status;
 pub mod strategy;
+pub mod structural;
 pub mod validation;
 
 use std::collections::BTreeMap;

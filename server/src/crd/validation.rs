@@ -209,6 +209,7 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
         ));
         return;
     }
+    super::structural::check_node(s, path, errs);
     if let Some(p) = s.get("pattern").and_then(Value::as_str)
         && let Err(e) = regex::RegexBuilder::new(p).size_limit(1 << 20).build()
     {
@@ -226,7 +227,10 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
                 .and_then(Value::as_str)
                 .filter(|x| !x.is_empty())
             else {
-                errs.push(FieldError::required(&format!("{rp}.rule"), ""));
+                errs.push(FieldError::required(
+                    &format!("{rp}.rule"),
+                    "rule is not specified",
+                ));
                 continue;
             };
             if let Some(problem) = super::cel::rule_problem(rule, s) {
