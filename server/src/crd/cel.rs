@@ -281,6 +281,29 @@ mod tests {
     }
 
     #[test]
+    fn matches_uses_cached_patterns_and_reports_bad_ones() {
+        let s = json!({"type": "object", "properties": {"spec": {"type": "object",
+        "properties": {"name": {"type": "string"}},
+        "x-kubernetes-validations": [
+            {"rule": "self.name.matches('^[a-z]+$')", "message": "lower"},
+            {"rule": "matches(self.name, '^[a-z]+$')", "message": "global"},
+            {"rule": "self.name.matches('(')", "message": "broken"}
+        ]}}});
+        let rules = CelRules::new(&s, "example.com", "example.com/v1", "Widget");
+        for _ in 0..2 {
+            let errs = rules.check(&json!({"spec": {"name": "abc"}}), None);
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert!(errs[0].message.contains("not a valid regex"), "{errs:?}");
+            let errs = rules.check(&json!({"spec": {"name": "ABC"}}), None);
+            let msgs: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
+            assert!(
+                msgs[0].ends_with("lower") && msgs[1].ends_with("global"),
+                "{msgs:?}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_rules_are_found() {
         assert!(rule_problem("self.a ==", &json!({"type": "object"})).is_some());
         assert_eq!(

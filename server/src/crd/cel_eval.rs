@@ -23,10 +23,12 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use kube_cel::cel::common::ast::{CallExpr, Expr};
-use kube_cel::cel::{Context, ExecutionError, IdedExpr, Value as Cel};
+use kube_cel::cel::extractors::This;
+use kube_cel::cel::{Context, ExecutionError, FunctionContext, IdedExpr, Value as Cel};
 use kube_cel::{CompilationError, CompiledSchema, KubeCelExt, Rule, SchemaFormat};
 use serde_json::Value;
 
@@ -296,12 +298,53 @@ pub struct RootVars {
     pub kind: String,
 }
 
-/// A base context with the Kubernetes CEL libraries and the counter.
+/// A base context with the Kubernetes CEL libraries, the counter, and
+/// `matches` with compiled patterns cached (the `cel` crate compiles the
+/// pattern on every call: most of the evaluation time of Gateway API rules).
 pub fn base_context() -> Context<'static> {
     let mut ctx = Context::default();
     ctx.register_all();
     ctx.add_function(TICK, tick);
+    ctx.add_function("matches", matches);
     ctx
+}
+
+/// How many compiled patterns the `matches` cache keeps before it starts over.
+const REGEX_CACHE: usize = 4096;
+/// The most compiled-regex memory one pattern may take.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+type Compiled = Result<Arc<regex::Regex>, String>;
+
+fn compiled_regex(pattern: &str) -> Compiled {
+    static CACHE: OnceLock<RwLock<HashMap<String, Compiled>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(c) = cache.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+        return c.clone();
+    }
+    let c = regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map(Arc::new)
+        .map_err(|e| e.to_string());
+    let mut w = cache.write().unwrap_or_else(|e| e.into_inner());
+    if w.len() >= REGEX_CACHE {
+        w.clear();
+    }
+    w.insert(pattern.to_string(), c.clone());
+    c
+}
+
+/// `string.matches(pattern)` (RE2 syntax, linear time), as the `cel` crate's.
+fn matches(
+    ftx: &FunctionContext,
+    This(this): This<Arc<String>>,
+    pattern: Arc<String>,
+) -> Result<bool, ExecutionError> {
+    match compiled_regex(&pattern) {
+        Ok(re) => Ok(re.is_match(&this)),
+        Err(e) => Err(ftx.error(format!("'{pattern}' not a valid regex:\n{e}"))),
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {

@@ -300,6 +300,9 @@ impl CrSchema {
 
     fn pattern(&self, p: &str) -> Option<Arc<regex::Regex>> {
         let mut cache = self.patterns.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = cache.get(p) {
+            return hit.clone();
+        }
         cache
             .entry(p.to_string())
             .or_insert_with(|| {
