@@ -8,6 +8,7 @@ mod client;
 mod compaction;
 mod crd;
 mod crd_apply;
+mod crd_cel_limits;
 mod durability;
 mod etcd;
 mod http;
