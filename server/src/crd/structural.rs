@@ -28,6 +28,17 @@ fn go_strings(v: &Value) -> String {
     format!("[]string{{{}}}", items.join(", "))
 }
 
+/// A value as Go's `%#v`-ish `field.Invalid` prints a JSON value: strings
+/// quoted, numbers and booleans bare, objects and lists by their type.
+pub fn shown_value(v: &Value) -> String {
+    match v {
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => v.to_string(),
+        Value::Null => "\"null\"".into(),
+        Value::Array(_) => "\"array\"".into(),
+        Value::Object(_) => "\"object\"".into(),
+    }
+}
+
 /// Checks one schema node at `path` (its children are checked by the caller's walk).
 pub fn check_node(s: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let at = |k: &str| format!("{path}.{k}");
