@@ -155,6 +155,13 @@ def main():
     crds = [d for p in sorted((ROOT / "crds").rglob("*.yaml")) for d in load(p)]
     for d in crds:
         call(c, "DELETE", f"{CRDS}/{d['metadata']['name']}")
+    # Deletion is asynchronous (the objects go first, then the finalizer).
+    for d in crds:
+        deadline = time.time() + 120
+        while call(c, "GET", f"{CRDS}/{d['metadata']['name']}")[0] != 404:
+            if time.time() > deadline:
+                raise SystemExit(f"{d['metadata']['name']} not deleted in 120 s")
+            time.sleep(0.05)
     time.sleep(1)
     before = rss_kib()
     for d in crds:

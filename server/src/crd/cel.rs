@@ -4,24 +4,27 @@
 //! `cel` crate) with `self`, `oldSelf` for transition rules, `message`,
 //! `messageExpression`, `reason` and `fieldPath`.
 //!
-//! Limits: rules run only on objects that passed structural validation, so
-//! every list, map and string is within the schema's maxItems,
-//! maxProperties and maxLength (what upstream's cost estimate is built on);
-//! rules whose estimated cost exceeds upstream's per-rule budget are refused
-//! when the CRD is written (see `validation`). `cel` has no evaluation-time
-//! cost counter, so a running rule cannot be interrupted.
+//! Limits: rules whose estimated cost exceeds upstream's per-rule budget are
+//! refused when the CRD is written (see `validation`; kube-cel's estimate is
+//! coarse); rules run only on objects that passed structural validation, so
+//! every list, map and string is within the schema's maxItems, maxProperties
+//! and maxLength; and evaluation counts loop iterations and time against
+//! per-rule and per-object limits, aborting when they run out
+//! ([`cel_eval`](super::cel_eval)).
 
-use kube_cel::{CompiledSchema, RootContext, Validator, compile_schema};
+use kube_cel::cel::Context;
+use kube_cel::compile_schema;
 use serde_json::Value;
 
+use super::cel_eval::{self, Limits, Node, RootVars};
 use crate::error::FieldError;
-use crate::jsonpath::JsonPath;
 
 /// The compiled rules of one schema.
 pub struct CelRules {
-    validator: Validator,
-    compiled: CompiledSchema,
-    root: RootContext,
+    base: Context<'static>,
+    root: Node,
+    vars: RootVars,
+    limits: Limits,
 }
 
 /// Whether a schema has any rule (otherwise nothing is compiled).
@@ -33,68 +36,30 @@ pub fn has_rules(schema: &Value) -> bool {
     }
 }
 
-fn type_name(v: Option<&Value>) -> &'static str {
-    match v {
-        Some(Value::String(_)) => "string",
-        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => "integer",
-        Some(Value::Number(_)) => "number",
-        Some(Value::Bool(_)) => "boolean",
-        Some(Value::Array(_)) => "array",
-        Some(Value::Null) => "null",
-        _ => "object",
-    }
-}
-
 impl CelRules {
     /// Compiles the rules of `schema` for objects of `api_version`/`kind`.
     pub fn new(schema: &Value, group: &str, api_version: &str, kind: &str) -> Self {
         CelRules {
-            validator: Validator::new(),
-            compiled: compile_schema(schema),
-            root: RootContext {
+            base: cel_eval::base_context(),
+            root: Node::build(schema, compile_schema(schema)),
+            vars: RootVars {
                 api_version: api_version.to_string(),
                 api_group: group.to_string(),
                 kind: kind.to_string(),
             },
+            limits: Limits::default(),
         }
+    }
+
+    /// The same rules with other runtime limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Evaluates every rule; one error per failed rule, with its field path.
     pub fn check(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
-        let Err(errors) = self.validator.validate_compiled_with_context(
-            &self.compiled,
-            obj,
-            old,
-            Some(&self.root),
-        ) else {
-            return Vec::new();
-        };
-        errors
-            .into_vec()
-            .into_iter()
-            .map(|e| {
-                let field = e.field_path.clone();
-                match e.reason.as_deref() {
-                    Some("FieldValueForbidden") => FieldError::forbidden(&field, &e.message),
-                    Some("FieldValueRequired") => FieldError::required(&field, &e.message),
-                    Some("FieldValueDuplicate") => FieldError {
-                        reason: "FieldValueDuplicate",
-                        field,
-                        message: format!("Duplicate value: {}", e.message),
-                    },
-                    _ => {
-                        let at = JsonPath::parse(&format!(".{field}"))
-                            .ok()
-                            .and_then(|p| p.find(obj).into_iter().next());
-                        FieldError::invalid_raw(
-                            &field,
-                            &Value::String(type_name(at).into()).to_string(),
-                            &e.message,
-                        )
-                    }
-                }
-            })
-            .collect()
+        cel_eval::evaluate(&self.base, &self.vars, &self.root, self.limits, obj, old)
     }
 }
 
@@ -129,6 +94,7 @@ pub fn rule_problem(rule: &str, node: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::cel_eval::Limits;
     use serde_json::json;
 
     fn schema() -> Value {
@@ -179,6 +145,162 @@ mod tests {
                 .any(|(f, _, m)| *f == "spec.hosts" && m.contains("bad host count 1")),
             "{got:?}"
         );
+    }
+
+    fn big_list_schema(rules: Value) -> Value {
+        json!({"type": "object", "properties": {"spec": {
+            "type": "object",
+            "properties": {"big": {"type": "array", "items": {"type": "integer"}}},
+            "x-kubernetes-validations": rules
+        }}})
+    }
+
+    fn big_object(n: i64) -> Value {
+        json!({"spec": {"big": (0..n).collect::<Vec<_>>()}})
+    }
+
+    #[test]
+    fn a_runaway_rule_is_cancelled_by_its_cost_limit() {
+        // 1000³ = 10⁹ iterations: hours of work without a limit.
+        let s = big_list_schema(json!([
+            {"rule": "self.big.all(x, self.big.all(y, self.big.all(z, x + y + z >= 0)))"},
+            {"rule": "false", "message": "never reached"}
+        ]));
+        let rules = CelRules::new(&s, "example.com", "example.com/v1", "Widget");
+        let start = std::time::Instant::now();
+        let errs = rules.check(&big_object(1000), None);
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].field, "spec");
+        assert!(
+            errs[0].message.starts_with("Invalid value: \"object\": ")
+                && (errs[0].message.contains(
+                    "no further validation rules will be run due to call cost exceeds limit for rule: self.big.all"
+                ) || errs[0].message.contains("running out of cost budget")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn rules_share_one_budget_per_object() {
+        // Each rule runs 1,000 iterations, within its own limit of 1,500; the
+        // third runs out of the object's 2,500 and the fourth never runs.
+        let rule = json!({"rule": "self.big.all(x, x >= 0)"});
+        let s = big_list_schema(json!([rule, rule, rule, {"rule": "false"}]));
+        let rules =
+            CelRules::new(&s, "example.com", "example.com/v1", "Widget").with_limits(Limits {
+                per_rule: 1_500,
+                per_object: 2_500,
+                ..Limits::default()
+            });
+        let errs = rules.check(&big_object(1000), None);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(
+            errs[0].message,
+            "Invalid value: \"object\": validation failed due to running out of cost budget, no further validation rules will be run"
+        );
+        // The same object within the budget: only the last rule fails.
+        let errs = rules.check(&big_object(500), None);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].message.contains("failed rule: false"), "{errs:?}");
+    }
+
+    #[test]
+    fn slow_evaluation_stops_at_the_wall_clock_budget() {
+        let s = big_list_schema(json!([
+            {"rule": "self.big.all(x, self.big.all(y, string(x) + string(y) != 'z'))"}
+        ]));
+        let rules =
+            CelRules::new(&s, "example.com", "example.com/v1", "Widget").with_limits(Limits {
+                per_rule: u64::MAX,
+                per_object: u64::MAX,
+                wall_clock: std::time::Duration::from_millis(50),
+            });
+        let start = std::time::Instant::now();
+        let errs = rules.check(&big_object(3000), None);
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].message.contains("running out of cost budget"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn list_map_items_see_their_old_version_by_key() {
+        let s = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "items": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                "items": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "size": {"type": "integer",
+                        "x-kubernetes-validations": [{"rule": "self >= oldSelf", "message": "may not shrink"}]}}}}}}}});
+        let rules = CelRules::new(&s, "example.com", "example.com/v1", "Widget");
+        let old = json!({"spec": {"items": [{"name": "a", "size": 5}, {"name": "b", "size": 1}]}});
+        // Reordered and grown: fine; b shrinks: one error at its new index.
+        let new = json!({"spec": {"items": [{"name": "b", "size": 0}, {"name": "a", "size": 6}, {"name": "c", "size": 0}]}});
+        let errs = rules.check(&new, Some(&old));
+        let got: Vec<(&str, &str)> = errs
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [(
+                "spec.items[0].size",
+                "Invalid value: \"integer\": may not shrink"
+            )]
+        );
+    }
+
+    #[test]
+    fn formats_and_escaped_names_reach_the_rules() {
+        let s = json!({"type": "object", "properties": {"spec": {"type": "object",
+        "properties": {
+            "timeout": {"type": "string", "format": "duration"},
+            "at": {"type": "string", "format": "date-time"},
+            "dash-name": {"type": "string"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}}
+        },
+        "x-kubernetes-validations": [
+            {"rule": "self.timeout < duration('1m')", "message": "timeout"},
+            {"rule": "self.at < timestamp('2030-01-01T00:00:00Z')", "message": "at"},
+            {"rule": "self.dash__dash__name == 'x'", "message": "dash"},
+            {"rule": "'a.b/c' in self.labels", "message": "labels"}
+        ]}}});
+        let rules = CelRules::new(&s, "example.com", "example.com/v1", "Widget");
+        let ok = json!({"spec": {"timeout": "30s", "at": "2026-01-01T00:00:00Z", "dash-name": "x",
+            "labels": {"a.b/c": "1"}}});
+        assert_eq!(rules.check(&ok, None), []);
+        let bad = json!({"spec": {"timeout": "2m", "at": "2031-01-01T00:00:00Z", "dash-name": "y",
+            "labels": {}}});
+        let msgs: Vec<String> = rules
+            .check(&bad, None)
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(msgs.len(), 4, "{msgs:?}");
+    }
+
+    #[test]
+    fn matches_uses_cached_patterns_and_reports_bad_ones() {
+        let s = json!({"type": "object", "properties": {"spec": {"type": "object",
+        "properties": {"name": {"type": "string"}},
+        "x-kubernetes-validations": [
+            {"rule": "self.name.matches('^[a-z]+$')", "message": "lower"},
+            {"rule": "matches(self.name, '^[a-z]+$')", "message": "global"},
+            {"rule": "self.name.matches('(')", "message": "broken"}
+        ]}}});
+        let rules = CelRules::new(&s, "example.com", "example.com/v1", "Widget");
+        for _ in 0..2 {
+            let errs = rules.check(&json!({"spec": {"name": "abc"}}), None);
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert!(errs[0].message.contains("not a valid regex"), "{errs:?}");
+            let errs = rules.check(&json!({"spec": {"name": "ABC"}}), None);
+            let msgs: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
+            assert!(
+                msgs[0].ends_with("lower") && msgs[1].ends_with("global"),
+                "{msgs:?}"
+            );
+        }
     }
 
     #[test]

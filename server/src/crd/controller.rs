@@ -18,6 +18,7 @@ use super::schema::CrSchema;
 use super::strategy::CustomResources;
 use super::{CrdServer, Route, Routes, status};
 use crate::discovery::Discovery;
+use crate::patch::schema::PatchSchema;
 use crate::rest::Endpoint;
 use crate::rest::install::ResourceKey;
 use crate::rest::store::TypedStore;
@@ -258,11 +259,11 @@ impl CrdServer {
                     ))
                 }),
         });
-        let store = Arc::new(TypedStore::<Unstructured>::new(
-            self.storage.clone(),
-            r.clone(),
-            strategy,
-        ));
+        let store = Arc::new(
+            TypedStore::<Unstructured>::new(self.storage.clone(), r.clone(), strategy)
+                // Server-side apply and managedFields follow the schema's list and map types.
+                .with_patch_schema(v.schema.clone().map(PatchSchema::for_custom_resource)),
+        );
         let mut ep = Endpoint::new(r);
         ep.getter = Some(store.clone());
         ep.lister = Some(store.clone());

@@ -7,6 +7,8 @@
 //! [`handler`] answers requests through the ordinary dispatcher path.
 
 pub mod cel;
+pub mod cel_eval;
+pub mod cel_value;
 pub mod controller;
 pub mod definition;
 pub mod handler;
@@ -15,6 +17,7 @@ pub mod schema;
 pub mod selectable;
 pub mod status;
 pub mod strategy;
+pub mod structural;
 pub mod validation;
 
 use std::collections::BTreeMap;

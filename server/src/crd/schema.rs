@@ -181,6 +181,18 @@ impl CrSchema {
         out
     }
 
+    /// Checks a value against a node `s` of a schema (not necessarily this
+    /// one's root), as upstream checks a `default`: whether pruning would
+    /// remove fields (returned in `pruned`), and every validation failure,
+    /// with paths under `path`. The value is not changed.
+    pub fn check_against(&self, s: &Value, v: &Value, path: &str) -> Checked {
+        let mut out = Checked::default();
+        let mut pruned = v.clone();
+        self.prune(s, &mut pruned, path, &mut out.pruned, 0);
+        self.validate(s, v, path, &mut out.errors, 0);
+        out
+    }
+
     /// Applies the schema's defaults only (objects read from storage).
     pub fn apply_defaults(&self, obj: &mut Value) {
         let root = &*self.root;
@@ -300,6 +312,9 @@ impl CrSchema {
 
     fn pattern(&self, p: &str) -> Option<Arc<regex::Regex>> {
         let mut cache = self.patterns.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = cache.get(p) {
+            return hit.clone();
+        }
         cache
             .entry(p.to_string())
             .or_insert_with(|| {

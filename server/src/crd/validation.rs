@@ -210,6 +210,20 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
         ));
         return;
     }
+    super::structural::check_node(s, path, errs);
+    if !value_only && let Some(d) = s.get("default") {
+        // A default must be pruned and valid, as upstream's ValidateDefaults checks.
+        let dp = format!("{path}.default");
+        let checked = super::schema::CrSchema::new(Value::Null).check_against(s, d, &dp);
+        if !checked.pruned.is_empty() {
+            errs.push(FieldError::invalid_raw(
+                &dp,
+                &super::structural::shown_value(d),
+                "must not have unknown fields",
+            ));
+        }
+        errs.extend(checked.errors);
+    }
     if let Some(p) = s.get("pattern").and_then(Value::as_str)
         && let Err(e) = regex::RegexBuilder::new(p).size_limit(1 << 20).build()
     {
@@ -227,7 +241,10 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
                 .and_then(Value::as_str)
                 .filter(|x| !x.is_empty())
             else {
-                errs.push(FieldError::required(&format!("{rp}.rule"), ""));
+                errs.push(FieldError::required(
+                    &format!("{rp}.rule"),
+                    "rule is not specified",
+                ));
                 continue;
             };
             if let Some(problem) = super::cel::rule_problem(rule, s) {
@@ -303,6 +320,39 @@ mod tests {
             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
             "versions": [{"name": "v1", "served": true, "storage": true,
                 "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object"}}}}}]}})
+    }
+
+    #[test]
+    fn defaults_must_be_pruned_and_valid() {
+        let mut crd = good();
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"] = json!({
+            "type": "object",
+            "properties": {
+                "replicas": {"type": "integer", "default": "three"},
+                "size": {"type": "integer", "minimum": 1, "default": 2},
+                "opts": {"type": "object", "properties": {"a": {"type": "string"}},
+                    "default": {"a": "x", "b": 1}}
+            }
+        });
+        let errs = validate_definition(&crd);
+        let got: Vec<(&str, &str)> = errs
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        let base = "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties";
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got.iter()
+                .any(|(f, m)| *f == format!("{base}[opts].default")
+                    && *m == "Invalid value: \"object\": must not have unknown fields"),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|(f, m)| *f == format!("{base}[replicas].default")
+                    && m.contains("must be of type integer")),
+            "{got:?}"
+        );
     }
 
     #[test]

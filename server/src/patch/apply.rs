@@ -9,8 +9,7 @@ use kapi_generated::api::meta::v1::{StatusCause, StatusDetails};
 use serde_json::{Map, Value};
 
 use super::managed_fields::{
-    self, Entry, FieldSet, ListKind, atomic_map, get, item_key, list_kind, owned_fields,
-    path_string,
+    self, Entry, FieldSet, ListKind, atomic_map, item_key, list_kind, owned_fields, path_string,
 };
 use super::schema::Node;
 use crate::error::ApiError;
@@ -53,14 +52,7 @@ pub fn apply(live: &Value, config: &Value, req: &Apply<'_>) -> Result<Value, Vec
     let mut entries = managed_fields::read(live);
     let applied = owned_fields(&config, req.schema);
     let mut merged = merge(live, &config, req.schema);
-    let changed = FieldSet(
-        applied
-            .0
-            .iter()
-            .filter(|p| get(live, p) != get(&config, p))
-            .cloned()
-            .collect(),
-    );
+    let changed = managed_fields::changed(&applied, Some(live), Some(&config));
     let is_self = |e: &Entry| {
         e.manager == req.manager
             && e.operation == "Apply"

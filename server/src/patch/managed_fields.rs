@@ -123,6 +123,36 @@ fn walk(v: &Value, node: Option<Node<'_>>, path: &mut Path, out: &mut FieldSet) 
     }
 }
 
+/// The paths of `set` whose fields differ between `a` and `b`, as upstream's
+/// comparison sees them: a list-map item (`k:` path) whose fields are paths
+/// of their own in `set` is compared by those fields, so only its presence
+/// counts; every other path (leaves, atomic lists and maps, atomic items,
+/// set items) by value.
+pub fn changed(set: &FieldSet, a: Option<&Value>, b: Option<&Value>) -> FieldSet {
+    FieldSet(
+        set.0
+            .iter()
+            .filter(|p| {
+                let (x, y) = (a.and_then(|v| get(v, p)), b.and_then(|v| get(v, p)));
+                if x.is_none() || y.is_none() {
+                    return x.is_some() || y.is_some();
+                }
+                let container = p.last().is_some_and(|el| el.starts_with("k:"))
+                    && set
+                        .0
+                        .range::<Path, _>((
+                            std::ops::Bound::Excluded(*p),
+                            std::ops::Bound::Unbounded,
+                        ))
+                        .next()
+                        .is_some_and(|next| next.starts_with(p));
+                !container && x != y
+            })
+            .cloned()
+            .collect(),
+    )
+}
+
 /// The value at `path` in `v`.
 pub fn get<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
     let mut cur = v;
@@ -441,14 +471,7 @@ pub fn record_update(
         old.map(read).unwrap_or_default()
     };
     let now_fields = owned_fields(new, node);
-    let changed = FieldSet(
-        now_fields
-            .0
-            .iter()
-            .filter(|p| old.and_then(|o| get(o, p)) != get(new, p))
-            .cloned()
-            .collect(),
-    );
+    let changed = changed(&now_fields, old, Some(new));
     for e in &mut entries {
         e.fields = e.fields.intersection(&now_fields);
         if !(e.manager == manager && e.operation == "Update") {

@@ -8,11 +8,46 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-/// The schemas of one group/version and the name of one kind's schema in it.
+/// The schemas of one group/version and the name of one kind's schema in it,
+/// or a custom resource's `openAPIV3Schema` with the shared metadata schemas.
 #[derive(Debug)]
 pub struct PatchSchema {
-    defs: Map<String, Value>,
-    root: String,
+    defs: Arc<Map<String, Value>>,
+    root: Root,
+}
+
+#[derive(Debug)]
+enum Root {
+    /// A named definition in `defs`.
+    Def(String),
+    /// A schema of its own whose `metadata` is the named definition in `defs`
+    /// (a CRD's schema says only `type: object` there).
+    Custom {
+        schema: Arc<Value>,
+        metadata: String,
+    },
+}
+
+/// The name of ObjectMeta's schema.
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+
+/// The `meta.k8s.io/v1` schemas (ObjectMeta and what it refers to), parsed
+/// once and shared by every custom resource's patch schema.
+fn meta_defs() -> Arc<Map<String, Value>> {
+    static DEFS: std::sync::OnceLock<Arc<Map<String, Value>>> = std::sync::OnceLock::new();
+    DEFS.get_or_init(|| {
+        let defs = kapi_generated::api::OPENAPI_SCHEMAS
+            .iter()
+            .find(|s| s.group.is_empty() && s.version == "v1")
+            .and_then(|s| serde_json::from_str::<Map<String, Value>>(s.schemas).ok())
+            .unwrap_or_default();
+        Arc::new(
+            defs.into_iter()
+                .filter(|(k, _)| k.starts_with("io.k8s.apimachinery.pkg.apis.meta.v1."))
+                .collect(),
+        )
+    })
+    .clone()
 }
 
 /// How deep `$ref` chains are followed.
@@ -35,15 +70,39 @@ impl PatchSchema {
     pub fn from_defs(defs: Map<String, Value>, root: &str) -> Option<Arc<Self>> {
         defs.get(root)?;
         Some(Arc::new(PatchSchema {
-            defs,
-            root: root.to_string(),
+            defs: Arc::new(defs),
+            root: Root::Def(root.to_string()),
         }))
+    }
+
+    /// The patch metadata of a custom resource version: its structural
+    /// schema's `x-kubernetes-list-type`, `-list-map-keys` and `-map-type`,
+    /// with `metadata` described by ObjectMeta's schema (labels and
+    /// annotations granular maps, finalizers a set, ownerReferences a map by
+    /// uid), as upstream's type converter builds it. The schema is shared,
+    /// not copied.
+    pub fn for_custom_resource(schema: Arc<Value>) -> Arc<Self> {
+        Arc::new(PatchSchema {
+            defs: meta_defs(),
+            root: Root::Custom {
+                schema,
+                metadata: OBJECT_META.to_string(),
+            },
+        })
     }
 
     /// The kind's schema.
     pub fn root(&self) -> Node<'_> {
-        let schema = self.defs.get(&self.root).unwrap_or(&Value::Null);
-        Node::new(&self.defs, schema)
+        match &self.root {
+            Root::Def(name) => {
+                let schema = self.defs.get(name).unwrap_or(&Value::Null);
+                Node::new(&self.defs, schema)
+            }
+            Root::Custom { schema, metadata } => Node {
+                metadata: self.defs.get(metadata),
+                ..Node::new(&self.defs, schema)
+            },
+        }
     }
 }
 
@@ -54,6 +113,8 @@ pub struct Node<'a> {
     defs: &'a Map<String, Value>,
     here: &'a Value,
     resolved: &'a Value,
+    /// The schema of `metadata` when this is a custom resource's root.
+    metadata: Option<&'a Value>,
 }
 
 fn ref_of(v: &Value) -> Option<&str> {
@@ -77,12 +138,16 @@ impl<'a> Node<'a> {
             defs,
             here,
             resolved,
+            metadata: None,
         }
     }
 
     /// The schema of a field of this object: a property, or the value schema
     /// of a map (`additionalProperties`).
     pub fn field(&self, name: &str) -> Option<Node<'a>> {
+        if let Some(m) = self.metadata.filter(|_| name == "metadata") {
+            return Some(Node::new(self.defs, m));
+        }
         if let Some(p) = self.resolved.get("properties").and_then(|p| p.get(name)) {
             return Some(Node::new(self.defs, p));
         }
@@ -174,6 +239,51 @@ mod tests {
         assert!(data.is_map());
         assert!(data.field("anything").is_some());
         assert!(s.root().field("nope").is_none());
+    }
+
+    #[test]
+    fn custom_resource_metadata_comes_from_its_schema_and_object_meta() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "metadata": {"type": "object"},
+                "spec": {"type": "object", "properties": {
+                    "listeners": {"type": "array", "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["name", "port"],
+                        "items": {"type": "object", "properties": {
+                            "name": {"type": "string"}, "port": {"type": "integer"},
+                            "tls": {"type": "object", "x-kubernetes-map-type": "atomic"}}}},
+                    "hosts": {"type": "array", "x-kubernetes-list-type": "set",
+                        "items": {"type": "string"}},
+                    "rules": {"type": "array", "items": {"type": "object"}},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}}
+                }}
+            }
+        });
+        let s = PatchSchema::for_custom_resource(Arc::new(schema));
+        let spec = s.root().field("spec").expect("spec");
+        let listeners = spec.field("listeners").expect("listeners");
+        assert_eq!(listeners.list_type(), Some("map"));
+        assert_eq!(listeners.list_map_keys(), vec!["name", "port"]);
+        let tls = listeners.items().and_then(|i| i.field("tls")).expect("tls");
+        assert_eq!(tls.map_type(), Some("atomic"));
+        assert_eq!(spec.field("hosts").and_then(|h| h.list_type()), Some("set"));
+        assert_eq!(spec.field("rules").and_then(|h| h.list_type()), None);
+        assert!(spec.field("labels").is_some_and(|l| l.is_map()));
+        assert!(spec.field("nope").is_none());
+        // metadata is ObjectMeta, not the CRD's `type: object`.
+        let meta = s.root().field("metadata").expect("metadata");
+        assert_eq!(
+            meta.field("finalizers").and_then(|f| f.list_type()),
+            Some("set")
+        );
+        assert_eq!(
+            meta.field("ownerReferences").map(|o| o.list_map_keys()),
+            Some(vec!["uid"])
+        );
+        assert!(meta.field("labels").is_some_and(|l| l.is_map()));
+        // Only the root's metadata is ObjectMeta.
+        assert!(spec.field("metadata").is_none());
     }
 
     #[test]

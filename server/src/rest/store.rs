@@ -395,13 +395,15 @@ impl<K: Resource> TypedStore<K> {
     }
 
     /// Turns a decoded new state into what is stored, given the current state;
-    /// returns None when nothing changes.
+    /// returns None when nothing changes. The strategy's warnings (unknown
+    /// fields of a custom resource) are added to `warnings`.
     fn prepare_update(
         &self,
         scope: &RequestScope,
         old: &Value,
         mut new: K,
         applied: bool,
+        warnings: &mut Vec<String>,
     ) -> Result<Option<Value>, ApiError> {
         let name = old
             .pointer("/metadata/name")
@@ -470,8 +472,11 @@ impl<K: Resource> TypedStore<K> {
                 m.insert("status".into(), ns_status.clone());
             }
         }
-        self.strategy
-            .validate_object(&mut value, Some(old), scope.field_validation)?;
+        warnings.extend(self.strategy.validate_object(
+            &mut value,
+            Some(old),
+            scope.field_validation,
+        )?);
         if spec_part(&value) != spec_part(old) {
             let gen_ = old
                 .pointer("/metadata/generation")
@@ -616,9 +621,10 @@ impl<K: Resource> TypedStore<K> {
             {
                 return Err(ApiError::stale(self.target(name)));
             }
-            let next = self.prepare_update(scope, &old, obj.clone(), false)?;
+            let mut warnings = warnings.clone();
+            let next = self.prepare_update(scope, &old, obj.clone(), false, &mut warnings)?;
             match self
-                .finish_update(scope, name, &key, (old, kv.mod_rev), next, warnings.clone())
+                .finish_update(scope, name, &key, (old, kv.mod_rev), next, warnings)
                 .await
             {
                 Ok(w) => return Ok(w),
@@ -908,12 +914,12 @@ impl<K: Resource> TypedStore<K> {
                     "the name of the object ({n}) does not match the name on the URL ({name})"
                 )));
             }
-            let (mut obj, warnings) = self.decode(scope, patched)?;
+            let (mut obj, mut warnings) = self.decode(scope, patched)?;
             self.check_namespace(scope, &mut obj)?;
             if let Some(ns) = &ns {
                 self.ensure_namespace(ns, name).await?;
             }
-            let next = self.prepare_update(scope, &current, obj, applied)?;
+            let next = self.prepare_update(scope, &current, obj, applied, &mut warnings)?;
             match self
                 .finish_update(scope, name, &key, (current, kv.mod_rev), next, warnings)
                 .await

@@ -9,6 +9,8 @@ mod auth;
 mod client;
 mod compaction;
 mod crd;
+mod crd_apply;
+mod crd_cel_limits;
 mod durability;
 mod etcd;
 mod field_selectors;

@@ -249,3 +249,62 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn list_map_items_conflict_on_their_fields_not_as_a_whole() {
+    let schema = PatchSchema::for_custom_resource(std::sync::Arc::new(json!({
+        "type": "object",
+        "properties": {"spec": {"type": "object", "properties": {"listeners": {
+            "type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+            "items": {"type": "object", "properties": {
+                "name": {"type": "string"}, "port": {"type": "integer"},
+                "protocol": {"type": "string"}}}}}}}
+    })));
+    let apply_as = |live: &Value, config: Value, manager: &str, force: bool| {
+        apply(
+            live,
+            &config,
+            &Apply {
+                manager,
+                force,
+                api_version: "example.com/v1",
+                now: "2026-01-01T00:00:00Z",
+                schema: Some(schema.root()),
+                subresource: None,
+            },
+        )
+    };
+    let gw = |listeners: Value| {
+        json!({"apiVersion": "example.com/v1", "kind": "Gw", "metadata": {"name": "g"},
+            "spec": {"listeners": listeners}})
+    };
+    let live = apply_as(
+        &json!({}),
+        gw(json!([{"name": "a", "port": 80, "protocol": "HTTP"}])),
+        "m1",
+        false,
+    )
+    .expect("create");
+    // Same protocol, other port: one conflict, on the port only.
+    let conflicts = apply_as(
+        &live,
+        gw(json!([{"name": "a", "port": 81, "protocol": "HTTP"}])),
+        "m2",
+        false,
+    )
+    .expect_err("conflict");
+    assert_eq!(
+        conflicts,
+        vec![Conflict {
+            manager: "\"m1\"".into(),
+            field: ".spec.listeners[name=\"a\"].port".into()
+        }]
+    );
+    // Another item is no conflict, and the lists merge by key.
+    let merged =
+        apply_as(&live, gw(json!([{"name": "b", "port": 90}])), "m2", false).expect("no conflict");
+    assert_eq!(
+        merged["spec"]["listeners"],
+        json!([{"name": "a", "port": 80, "protocol": "HTTP"}, {"name": "b", "port": 90}])
+    );
+}
