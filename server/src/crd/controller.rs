@@ -40,6 +40,9 @@ struct Served {
 pub struct State {
     crds: BTreeMap<String, Value>,
     served: BTreeMap<String, Vec<Served>>,
+    /// Statuses to write once the routes, discovery and OpenAPI they
+    /// announce are published (so `Established` is never seen early).
+    pending_status: Vec<(String, Value)>,
 }
 
 type Gv = (String, String);
@@ -87,6 +90,7 @@ impl CrdServer {
             touched.extend(self.reconcile(st, &name).await);
         }
         self.publish(st, &touched);
+        self.write_pending_status(st).await;
         Ok(list.rev)
     }
 
@@ -133,6 +137,7 @@ impl CrdServer {
                 st.crds.insert(name.clone(), v);
                 let touched = self.reconcile(st, &name).await;
                 self.publish(st, &touched);
+                self.write_pending_status(st).await;
             }
             Event::Delete { prev, .. } => {
                 let name = prev
@@ -165,12 +170,16 @@ impl CrdServer {
         let conflict = status::conflict(&def, &taken);
         let desired = status::desired(&crd, &def, conflict.as_ref());
         if crd.get("status") != Some(&desired) {
-            match self.write_status(name, &desired).await {
-                Ok(Some(v)) => {
-                    st.crds.insert(name.to_string(), v);
+            if def.terminating {
+                self.write_one_status(st, name, &desired).await;
+            } else {
+                // Seen at once by the other CRDs' name checks; stored after
+                // `publish`, so a client that sees `Established` finds the
+                // resource served, in discovery and in /openapi/v3.
+                if let Some(v) = st.crds.get_mut(name) {
+                    v["status"] = desired.clone();
                 }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(crd = %name, error = %e, "cannot update CRD status"),
+                st.pending_status.push((name.to_string(), desired));
             }
         }
         if def.terminating {
@@ -331,6 +340,22 @@ impl CrdServer {
     }
 
     /// Writes a CRD's status (compare-and-swap, retried); the stored CRD after it.
+    async fn write_pending_status(&self, st: &mut State) {
+        for (name, status) in std::mem::take(&mut st.pending_status) {
+            self.write_one_status(st, &name, &status).await;
+        }
+    }
+
+    async fn write_one_status(&self, st: &mut State, name: &str, status: &Value) {
+        match self.write_status(name, status).await {
+            Ok(Some(v)) => {
+                st.crds.insert(name.to_string(), v);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(crd = %name, error = %e, "cannot update CRD status"),
+        }
+    }
+
     async fn write_status(
         &self,
         name: &str,
@@ -355,14 +380,42 @@ impl CrdServer {
         Ok(None)
     }
 
-    /// Publishes the routes, rebuilds discovery, and rebuilds the OpenAPI
-    /// documents of the `touched` group/versions only.
+    /// Rebuilds the OpenAPI documents of the `touched` group/versions only,
+    /// then publishes the routes and rebuilds discovery — in that order, so
+    /// a client that finds a resource in discovery finds its schema too.
     fn publish(&self, st: &State, touched: &BTreeSet<Gv>) {
         let mut routes = Routes::default();
         for s in st.served.values().flatten() {
             routes.routes.insert(s.key.clone(), s.route.clone());
         }
         let eps: Vec<Arc<Endpoint>> = routes.routes.values().map(|r| r.endpoint.clone()).collect();
+        if !touched.is_empty() {
+            let mut openapi = (*self.openapi.load()).clone();
+            for (group, version) in touched {
+                if self
+                    .builtin
+                    .endpoints()
+                    .any(|e| e.resource.group == *group && e.resource.version == *version)
+                {
+                    continue;
+                }
+                let served: Vec<(&Definition, &Version, &Endpoint)> = st
+                    .served
+                    .values()
+                    .flatten()
+                    .filter(|s| s.key.0 == *group && s.key.1 == *version)
+                    .map(|s| (&s.def, &s.version, s.route.endpoint.as_ref()))
+                    .collect();
+                if served.is_empty() {
+                    openapi.set_document(group, version, None);
+                } else {
+                    let doc =
+                        super::openapi::document(group, version, &served, &self.server_version);
+                    openapi.set_document(group, version, Some(&doc));
+                }
+            }
+            self.openapi.store(openapi);
+        }
         // Deleting a namespace deletes the custom objects in it too.
         let content: BTreeSet<String> = self
             .builtin
@@ -377,32 +430,5 @@ impl CrdServer {
         self.routes.store(routes);
         self.discovery
             .store(Discovery::build(&self.builtin.with_endpoints(eps)));
-        if touched.is_empty() {
-            return;
-        }
-        let mut openapi = (*self.openapi.load()).clone();
-        for (group, version) in touched {
-            if self
-                .builtin
-                .endpoints()
-                .any(|e| e.resource.group == *group && e.resource.version == *version)
-            {
-                continue;
-            }
-            let served: Vec<(&Definition, &Version, &Endpoint)> = st
-                .served
-                .values()
-                .flatten()
-                .filter(|s| s.key.0 == *group && s.key.1 == *version)
-                .map(|s| (&s.def, &s.version, s.route.endpoint.as_ref()))
-                .collect();
-            if served.is_empty() {
-                openapi.set_document(group, version, None);
-            } else {
-                let doc = super::openapi::document(group, version, &served, &self.server_version);
-                openapi.set_document(group, version, Some(&doc));
-            }
-        }
-        self.openapi.store(openapi);
     }
 }
