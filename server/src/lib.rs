@@ -281,6 +281,15 @@ pub async fn start_with_storage(
     );
     let app = http::router(state);
     let task = tokio::spawn(async move {
+        // TCP_NODELAY on every connection, as Go's net package (and so
+        // kube-apiserver) does: with Nagle's algorithm a watch event written
+        // while the previous one is unacknowledged waits for the client's
+        // delayed ACK (up to 40 ms on Linux).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = rx.wait_for(|stop| *stop).await;
