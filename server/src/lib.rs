@@ -279,7 +279,13 @@ pub async fn start_with_storage(
         config.compaction_interval,
         rx.clone(),
     );
-    let app = http::router(state);
+    let stop = rx.clone();
+    let app = http::router(state).layer(axum::middleware::map_response(
+        move |resp: axum::response::Response| {
+            let resp = http::shutdown::end_watches_on_stop(resp, &stop);
+            async move { resp }
+        },
+    ));
     let task = tokio::spawn(async move {
         // TCP_NODELAY on every connection, as Go's net package (and so
         // kube-apiserver) does: with Nagle's algorithm a watch event written

@@ -532,6 +532,7 @@ fn watch_response(
         Ok::<_, std::convert::Infallible>(crate::watch::cache::event_line(ev.type_, &object))
     });
     let mut resp = Response::new(Body::from_stream(lines));
+    resp.extensions_mut().insert(super::shutdown::WatchBody);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
