@@ -31,7 +31,7 @@ const MAX_BATCH: usize = 512;
 /// pages its writes leave behind; reads that miss it are served from the
 /// kernel's page cache. 4 MiB keeps kapi with 10,000 ConfigMaps, its watch
 /// cache filled and 100 watches open under 50 MiB, for ≈ 4 µs more CPU per
-/// GET by name (measured in BENCHMARKS.md, "Memory").
+/// GET by name (BENCHMARKS.md, "Memory and watch fan-out").
 const CACHE_BYTES: usize = 4 << 20;
 
 /// How many events a watcher may fall behind before it is cut off.
