@@ -280,8 +280,23 @@ pub async fn start_with_storage(
         config.compaction_interval,
         rx.clone(),
     );
-    let app = http::router(state);
+    let stop = rx.clone();
+    let app = http::router(state).layer(axum::middleware::map_response(
+        move |resp: axum::response::Response| {
+            let resp = http::shutdown::end_watches_on_stop(resp, &stop);
+            async move { resp }
+        },
+    ));
     let task = tokio::spawn(async move {
+        // TCP_NODELAY on every connection, as Go's net package (and so
+        // kube-apiserver) does: with Nagle's algorithm a watch event written
+        // while the previous one is unacknowledged waits for the client's
+        // delayed ACK (up to 40 ms on Linux).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = rx.wait_for(|stop| *stop).await;

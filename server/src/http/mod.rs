@@ -9,6 +9,8 @@ pub mod protobuf;
 pub mod request_info;
 pub mod resource;
 pub mod scale;
+pub mod shutdown;
+pub mod watch_frames;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -292,8 +292,20 @@ pub fn watch_frame(line: &[u8], api_version: &str, kind: &str) -> Option<Vec<u8>
 fn watch_answer(resp: Response, api_version: String, kind: String) -> Response {
     let (mut parts, body) = resp.into_parts();
     let mut pending: Vec<u8> = Vec::new();
+    let (api_version, kind): (Arc<str>, Arc<str>) = (api_version.into(), kind.into());
     let frames = body.into_data_stream().map(move |chunk| {
         let chunk = chunk?;
+        // One whole line (the watch cache's shared bytes): its frame is made
+        // once for every protobuf watcher of the event.
+        if pending.is_empty()
+            && chunk.last() == Some(&b'\n')
+            && chunk.iter().filter(|b| **b == b'\n').count() == 1
+        {
+            let frame = super::watch_frames::frame(&chunk, &api_version, &kind, || {
+                watch_frame(&chunk[..chunk.len() - 1], &api_version, &kind)
+            });
+            return Ok(frame.unwrap_or_default());
+        }
         pending.extend_from_slice(&chunk);
         let mut out = Vec::new();
         while let Some(pos) = pending.iter().position(|b| *b == b'\n') {

@@ -408,7 +408,7 @@ fn list_response(
     let mut list = list;
     if let Some(raw) = list.raw_items.take() {
         if output == Output::Object(Encoding::Json) {
-            return raw_list_response(r, &meta, &raw);
+            return raw_list_response(r, &meta, raw);
         }
         list.items = raw
             .iter()
@@ -437,30 +437,75 @@ fn list_response(
     object_response(StatusCode::OK, &value, enc, &[])
 }
 
-/// A JSON list written from the objects' stored bytes (no parse, no re-encode).
-fn raw_list_response(r: &ApiResource, meta: &Value, raw: &[bytes::Bytes]) -> Response {
+/// A JSON list written from the objects' stored bytes (no parse, no
+/// re-encode), streamed in chunks of ≈ 64 KiB: a list of 10,000 objects never
+/// exists as one 14 MB buffer (which the allocator would keep afterwards).
+fn raw_list_response(r: &ApiResource, meta: &Value, raw: Vec<bytes::Bytes>) -> Response {
     let head = format!(
         r#"{{"kind":{},"apiVersion":{},"metadata":{},"items":["#,
         Value::String(format!("{}List", r.kind)),
         Value::String(r.api_version()),
         meta
     );
-    let mut body =
-        Vec::with_capacity(head.len() + raw.iter().map(|b| b.len() + 1).sum::<usize>() + 2);
-    body.extend_from_slice(head.as_bytes());
-    for (i, item) in raw.iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(item);
-    }
-    body.extend_from_slice(b"]}");
+    let chunks = ListChunks {
+        head: Some(head.into_bytes()),
+        items: raw.into_iter(),
+        first: true,
+        done: false,
+    };
+    let body = Body::from_stream(futures::stream::iter(
+        chunks.map(Ok::<_, std::convert::Infallible>),
+    ));
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     resp
+}
+
+/// The chunks of a raw JSON list: the head, the items joined by commas, `]}`.
+struct ListChunks {
+    head: Option<Vec<u8>>,
+    items: std::vec::IntoIter<bytes::Bytes>,
+    first: bool,
+    done: bool,
+}
+
+impl ListChunks {
+    const CHUNK: usize = 64 * 1024;
+}
+
+impl Iterator for ListChunks {
+    type Item = bytes::Bytes;
+
+    fn next(&mut self) -> Option<bytes::Bytes> {
+        if self.done {
+            return None;
+        }
+        let mut buf = self
+            .head
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(Self::CHUNK + 4096));
+        buf.reserve(Self::CHUNK.saturating_sub(buf.len()));
+        while buf.len() < Self::CHUNK {
+            match self.items.next() {
+                Some(item) => {
+                    if !self.first {
+                        buf.push(b',');
+                    }
+                    self.first = false;
+                    buf.extend_from_slice(&item);
+                }
+                None => {
+                    buf.extend_from_slice(b"]}");
+                    self.done = true;
+                    break;
+                }
+            }
+        }
+        Some(bytes::Bytes::from(buf))
+    }
 }
 
 /// A streamed watch: one JSON object per line, flushed per event.
@@ -500,6 +545,7 @@ fn watch_response(
         Ok::<_, std::convert::Infallible>(crate::watch::cache::event_line(ev.type_, &object))
     });
     let mut resp = Response::new(Body::from_stream(lines));
+    resp.extensions_mut().insert(super::shutdown::WatchBody);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -509,4 +555,36 @@ fn watch_response(
         HeaderValue::from_static("no-cache, private"),
     );
     resp
+}
+
+#[cfg(test)]
+mod list_chunk_tests {
+    use super::ListChunks;
+    use bytes::Bytes;
+
+    fn join(items: Vec<Bytes>) -> (Vec<u8>, usize) {
+        let chunks: Vec<Bytes> = ListChunks {
+            head: Some(b"{\"items\":[".to_vec()),
+            items: items.into_iter(),
+            first: true,
+            done: false,
+        }
+        .collect();
+        (chunks.concat(), chunks.len())
+    }
+
+    #[test]
+    fn a_raw_list_streams_as_one_json_document_in_bounded_chunks() {
+        let (empty, n) = join(Vec::new());
+        assert_eq!(empty, b"{\"items\":[]}");
+        assert_eq!(n, 1);
+        let item =
+            |i: usize| Bytes::from(format!("{{\"i\":{i},\"pad\":\"{}\"}}", "x".repeat(1000)));
+        let (body, n) = join((0..1000).map(item).collect());
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["items"].as_array().unwrap().len(), 1000);
+        assert_eq!(v["items"][999]["i"], 999);
+        // ≈ 1 MB in chunks of ≈ 64 KiB, not one buffer.
+        assert!(n >= 15, "{n} chunks");
+    }
 }

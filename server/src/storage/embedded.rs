@@ -27,6 +27,14 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// How many writes one commit gathers at most.
 const MAX_BATCH: usize = 512;
+/// redb's page cache (read cache and write buffer together). redb's default
+/// is 1 GiB, which a store of 10,000 ConfigMaps fills to ≈ 35 MiB with the
+/// pages its writes leave behind; reads that miss it are served from the
+/// kernel's page cache. 4 MiB keeps kapi with 10,000 ConfigMaps, its watch
+/// cache filled and 100 watches open under 50 MiB, for ≈ 4 µs more CPU per
+/// GET by name (BENCHMARKS.md, "Memory and watch fan-out").
+const CACHE_BYTES: usize = 4 << 20;
+
 /// How many events a watcher may fall behind before it is cut off.
 const WATCH_BUFFER: usize = 8192;
 
@@ -202,7 +210,9 @@ impl EmbeddedStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("kapi.redb");
-        let db = Database::create(&path)
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
             .map_err(|e| internal(format!("cannot open {}: {e}", path.display())))?;
         Self::from_db(db)
     }

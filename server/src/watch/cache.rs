@@ -45,14 +45,31 @@ pub struct CachedEvent {
     pub line: Bytes,
 }
 
-fn encode(v: &Value) -> Bytes {
-    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+/// The object's JSON, in an allocation of its own size (`serde_json::to_vec`
+/// grows by doubling, and `Bytes` keeps the whole capacity: up to twice the
+/// memory for every cached object).
+fn encode(v: &Value, size_hint: usize) -> Bytes {
+    let mut out = Vec::with_capacity(size_hint + 64);
+    if serde_json::to_writer(&mut out, v).is_err() {
+        out.clear();
+    }
+    out.shrink_to_fit();
+    Bytes::from(out)
+}
+
+/// Where the object starts in a line made by [`event_line`] for `type_`.
+fn object_start(type_: &str) -> usize {
+    br#"{"type":""#.len() + type_.len() + br#"","object":"#.len()
 }
 
 /// The JSON line of a watch event: `{"type":…,"object":…}` in upstream's key
 /// order (clients that scan the start of a line for the type rely on it).
 pub fn event_line(type_: &str, object: &Value) -> Bytes {
-    let mut line = Vec::with_capacity(512);
+    event_line_sized(type_, object, 512)
+}
+
+fn event_line_sized(type_: &str, object: &Value, size_hint: usize) -> Bytes {
+    let mut line = Vec::with_capacity(size_hint + 96);
     line.extend_from_slice(b"{\"type\":\"");
     line.extend_from_slice(type_.as_bytes());
     line.extend_from_slice(b"\",\"object\":");
@@ -60,6 +77,7 @@ pub fn event_line(type_: &str, object: &Value) -> Bytes {
         line.extend_from_slice(b"null");
     }
     line.extend_from_slice(b"}\n");
+    line.shrink_to_fit();
     Bytes::from(line)
 }
 
@@ -115,10 +133,14 @@ impl WatchCache {
         prefix: String,
     ) -> Result<Arc<WatchCache>, StorageError> {
         let list = storage.list(&prefix, None, 0).await?;
+        let list_rev = list.rev;
         let mut objects = BTreeMap::new();
-        for kv in &list.items {
-            if let Ok(v) = decode_stored(kv, kv.mod_rev) {
-                objects.insert(kv.key.clone(), encode(&v));
+        // Consumed one by one: each stored value is freed as its cached
+        // JSON is made, so the two copies never all exist at once.
+        for kv in list.items {
+            if let Ok(v) = decode_stored(&kv, kv.mod_rev) {
+                let json = encode(&v, kv.value.len());
+                objects.insert(kv.key, json);
             }
         }
         // The watch covers the store's whole root, not just the prefix: every
@@ -126,15 +148,15 @@ impl WatchCache {
         // store's revision" can be known (a watch of the prefix alone would
         // never see the revisions of other types' writes).
         let root = format!("{}/", storage.key_prefix());
-        let events = storage.watch(&root, list.rev).await?;
+        let events = storage.watch(&root, list_rev).await?;
         let (tx, _) = broadcast::channel(FANOUT_CAPACITY);
-        let (progress, _) = watch::channel(list.rev);
+        let (progress, _) = watch::channel(list_rev);
         let cache = Arc::new(WatchCache {
             state: RwLock::new(State {
                 objects,
                 window: VecDeque::new(),
-                window_start: list.rev,
-                rev: list.rev,
+                window_start: list_rev,
+                rev: list_rev,
                 tx: Some(tx),
             }),
             progress,
@@ -194,15 +216,19 @@ impl WatchCache {
             .get(&key)
             .and_then(|b| serde_json::from_slice::<Value>(b).ok())
             .map(Arc::new);
-        let (type_, object) = match &ev {
+        let (type_, object, line) = match &ev {
             Event::Put { kv } => {
                 let Ok(obj) = decode_stored(kv, kv.mod_rev) else {
                     s.rev = rev;
                     return;
                 };
-                s.objects.insert(key.clone(), encode(&obj));
-                let obj = Arc::new(obj);
-                (if prev.is_some() { "MODIFIED" } else { "ADDED" }, obj)
+                let type_ = if prev.is_some() { "MODIFIED" } else { "ADDED" };
+                let line = event_line_sized(type_, &obj, kv.value.len());
+                // The cached object is the line's object part: one
+                // allocation for both.
+                let json = line.slice(object_start(type_)..line.len() - 2);
+                s.objects.insert(key.clone(), json);
+                (type_, Arc::new(obj), line)
             }
             Event::Delete { prev: last, rev } => {
                 s.objects.remove(&key);
@@ -210,10 +236,10 @@ impl WatchCache {
                     s.rev = *rev;
                     return;
                 };
-                ("DELETED", Arc::new(obj))
+                let line = event_line_sized("DELETED", &obj, last.value.len());
+                ("DELETED", Arc::new(obj), line)
             }
         };
-        let line = event_line(type_, &object);
         let cached = Arc::new(CachedEvent {
             rev,
             key,
@@ -364,7 +390,8 @@ mod tests {
                     ..Default::default()
                 },
             },
-            timeout: Duration::from_secs(30),
+            // Long enough for thousands of durable writes on a loaded machine.
+            timeout: Duration::from_secs(300),
             bookmarks: None,
         }
     }
@@ -402,6 +429,24 @@ mod tests {
             line["object"]["metadata"]["resourceVersion"],
             cache.rev().to_string()
         );
+    }
+
+    #[tokio::test]
+    async fn the_cached_object_shares_the_event_line() {
+        let (_dir, store) = setup().await;
+        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        let Start::Snapshot { rev, rx, .. } = cache.subscribe(P, None).unwrap() else {
+            panic!("snapshot expected")
+        };
+        let mut w = watcher::stream(plan(rx, rev, ""));
+        store.create(&key("a"), cm("a", "x")).await.unwrap();
+        let line = next(&mut w).await.line.unwrap();
+        let (objects, _) = cache.snapshot(P).unwrap();
+        let line_obj: Value = serde_json::from_slice(&line).unwrap();
+        let cached: Value = serde_json::from_slice(&objects[0]).unwrap();
+        assert_eq!(line_obj["object"], cached);
+        let start = objects[0].as_ptr() as usize - line.as_ptr() as usize;
+        assert_eq!(start, object_start("ADDED"));
     }
 
     #[tokio::test]
@@ -518,6 +563,26 @@ mod tests {
 mod line_tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_object_part_of_a_line_is_the_object_json() {
+        let obj = json!({"kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "7"},
+                         "data": {"k": "v \"quoted\""}});
+        for type_ in ["ADDED", "MODIFIED", "DELETED"] {
+            let line = event_line_sized(type_, &obj, 10);
+            let part = line.slice(object_start(type_)..line.len() - 2);
+            assert_eq!(&part[..], &serde_json::to_vec(&obj).unwrap()[..]);
+            // A slice of the line, not a copy.
+            assert_eq!(part.as_ptr(), line[object_start(type_)..].as_ptr());
+        }
+    }
+
+    #[test]
+    fn encoded_objects_hold_no_spare_capacity() {
+        let obj = json!({"data": {"k": "x".repeat(1000)}});
+        let json = encode(&obj, 0);
+        assert_eq!(json, serde_json::to_vec(&obj).unwrap());
+    }
 
     #[test]
     fn event_lines_put_the_type_first_as_upstream() {

@@ -196,6 +196,25 @@ impl Server {
         self.spawn_and_wait();
     }
 
+    /// Sends SIGTERM (graceful stop) and waits (≤ `within`) for the server to
+    /// exit; its exit status, or None if it did not exit in time.
+    pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
     /// Kills the server (SIGKILL) and starts it again on the same data
     /// directory and the same port, so clients that hold the old URL (kubectl,
     /// a watch) reconnect to the new process.

@@ -26,4 +26,5 @@ mod protobuf;
 mod python;
 mod restart_watch;
 mod watch_cache;
+mod watch_shutdown;
 mod workflow;
