@@ -278,6 +278,8 @@ pub struct DeleteOpts {
     pub propagation_policy: Option<String>,
     /// `gracePeriodSeconds`.
     pub grace_period_seconds: Option<i64>,
+    /// `orphanDependents` (deprecated; there is no garbage collector to act on it).
+    pub orphan_dependents: Option<bool>,
 }
 
 impl DeleteOpts {
@@ -293,15 +295,32 @@ impl DeleteOpts {
             }
             opts.propagation_policy = d.propagation_policy;
             opts.grace_period_seconds = d.grace_period_seconds;
+            opts.orphan_dependents = d.orphan_dependents;
         }
         if let Some(p) = query.get("propagationPolicy") {
             opts.propagation_policy = Some(p.to_string());
+        }
+        if let Some(o) = query.bool("orphanDependents")? {
+            opts.orphan_dependents = Some(o);
         }
         if let Some(g) = query.get("gracePeriodSeconds") {
             opts.grace_period_seconds =
                 Some(g.parse().map_err(|_| {
                     ApiError::bad_request(format!("invalid gracePeriodSeconds {g:?}"))
                 })?);
+        }
+        if let (Some(p), Some(_)) = (&opts.propagation_policy, opts.orphan_dependents) {
+            // Upstream's ValidateDeleteOptions: the deprecated flag and the policy exclude each other.
+            return Err(ApiError::invalid(
+                "DeleteOptions",
+                "meta.k8s.io",
+                "",
+                vec![FieldError::invalid(
+                    "propagationPolicy",
+                    p,
+                    "orphanDependents and deletionPropagation cannot be both set",
+                )],
+            ));
         }
         if let Some(p) = &opts.propagation_policy
             && !["Orphan", "Background", "Foreground"].contains(&p.as_str())

@@ -459,9 +459,10 @@ impl<K: Resource> TypedStore<K> {
                 m.insert("status".into(), ns_status.clone());
             }
         }
+        self.strategy.prepare_for_update(&mut value);
         self.strategy
             .validate_object(&mut value, Some(old), scope.field_validation)?;
-        if spec_part(&value) != spec_part(old) {
+        if self.strategy.tracks_generation() && spec_part(&value) != spec_part(old) {
             let gen_ = old
                 .pointer("/metadata/generation")
                 .and_then(|g| g.as_i64())
@@ -639,7 +640,7 @@ impl<K: Resource> TypedStore<K> {
             m.uid = Some(uuid::Uuid::new_v4().to_string());
             m.creation_timestamp = Some(meta::now_rfc3339());
             m.resource_version = None;
-            m.generation = Some(1);
+            m.generation = self.strategy.tracks_generation().then_some(1);
             m.deletion_timestamp = None;
             m.deletion_grace_period_seconds = None;
         }
