@@ -445,6 +445,22 @@ fn delete_and_wait_variants() {
         assert_contains(out.ok(), "configmap \"l1\" deleted", "delete -l");
         gone("l2");
 
+        // `--dry-run=server` sends dryRun in the DeleteOptions body: nothing goes.
+        create("kept");
+        let out = k.run(&["delete", "cm", "kept", "-n", ns, "--dry-run=server"]);
+        assert_contains(out.ok(), "(server dry run)", "delete --dry-run=server");
+        let out = k.run(&["delete", "cm", "--all", "-n", ns, "--dry-run=server"]);
+        assert_contains(
+            out.ok(),
+            "(server dry run)",
+            "delete --all --dry-run=server",
+        );
+        let kept = json_of(k, &["get", "cm", "kept", "-n", ns]);
+        assert!(
+            kept["metadata"].get("deletionTimestamp").is_none(),
+            "{kept}"
+        );
+
         create("now");
         k.run(&["delete", "cm", "now", "-n", ns, "--now"]).ok();
         gone("now");
