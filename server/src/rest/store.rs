@@ -1481,6 +1481,14 @@ impl<K: verbs::Delete> Deleter for TypedStore<K> {
                 strip_resource_version(&mut value);
                 value["metadata"]["deletionTimestamp"] = json!(meta::now_rfc3339());
                 value["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                // Upstream bumps a tracked generation when deletion starts.
+                if let Some(g) = value
+                    .pointer("/metadata/generation")
+                    .and_then(Value::as_i64)
+                    .filter(|g| *g > 0)
+                {
+                    value["metadata"]["generation"] = json!(g + 1);
+                }
                 if scope.dry_run {
                     return Ok(Deleted::Pending(value));
                 }

@@ -648,11 +648,18 @@ fn custom_resources_categories_and_crd_columns() {
         let out = k.run(&[
             "wait",
             "--for=condition=Established",
-            "crd/gateways.gateway.networking.k8s.io",
+            "crd",
+            "--all",
             "--timeout=30s",
         ]);
         assert_contains(out.ok(), "condition met", "wait Established");
-        k.run(&["apply", "-f", example]).ok();
+        let out = k.run(&["apply", "-f", example]);
+        assert!(
+            out.status.success(),
+            "apply of the example failed:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
 
         // Upstream's default table prints CREATED AT as a timestamp.
         let rows = parse_table(k.run(&["get", "crd"]).ok());
@@ -710,6 +717,39 @@ fn custom_resources_categories_and_crd_columns() {
             "--timeout=10s",
         ]);
         assert_contains(out.ok(), "condition met", "wait jsonpath on a CR");
+
+        // A custom resource's generation goes up when its deletion starts.
+        let held = format!("held-{}", k.tag());
+        let file = server.write_file(
+            &format!("{held}.yaml"),
+            &format!(
+                "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n\
+                 metadata: {{name: {held}, namespace: default, finalizers: [example.com/hold]}}\n\
+                 spec: {{gatewayClassName: example, listeners: [{{name: http, port: 80, protocol: HTTP}}]}}\n"
+            ),
+        );
+        k.run(&["create", "-f", file.to_str().expect("utf-8 path")])
+            .ok();
+        k.run(&["delete", "gateway", &held, "--wait=false"]).ok();
+        let gw = json_of(&k, &["get", "gateway", &held]);
+        assert_eq!(gw["metadata"]["generation"], 2, "{gw}");
+        assert!(gw["metadata"]["deletionTimestamp"].is_string(), "{gw}");
+        k.run(&[
+            "patch",
+            "gateway",
+            &held,
+            "--type=merge",
+            "-p",
+            "{\"metadata\":{\"finalizers\":null}}",
+        ])
+        .ok();
+        let out = k.run(&[
+            "wait",
+            "--for=delete",
+            &format!("gateway/{held}"),
+            "--timeout=20s",
+        ]);
+        out.ok();
 
         let out = k.run(&["delete", "-f", example, "--wait"]);
         assert_contains(
