@@ -3,6 +3,7 @@
 //! any [`Storage`](crate::storage::Storage), and the installer that detects the
 //! verbs a resource implements and records one endpoint per verb.
 
+pub mod config_data;
 pub mod install;
 pub mod meta;
 pub mod options;

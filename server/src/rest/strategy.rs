@@ -172,6 +172,10 @@ pub fn for_resource(
         })
     } else if r.group == "apiextensions.k8s.io" && r.plural == "customresourcedefinitions" {
         Arc::new(crate::crd::strategy::Definitions)
+    } else if r.group.is_empty() && r.plural == "configmaps" {
+        Arc::new(super::config_data::ConfigMaps)
+    } else if r.group.is_empty() && r.plural == "secrets" {
+        Arc::new(super::config_data::Secrets)
     } else if r.status_subresource {
         Arc::new(Default)
     } else {

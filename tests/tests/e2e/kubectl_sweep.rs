@@ -824,3 +824,77 @@ fn discovery_raw_paths_and_tokens() {
         );
     });
 }
+
+#[test]
+fn secret_string_data_and_immutable_configmaps() {
+    for_each_kubectl("data", |server, k, ns| {
+        apply(
+            server,
+            k,
+            "sd",
+            &format!(
+                "apiVersion: v1\nkind: Secret\nmetadata: {{name: sd, namespace: {ns}}}\n\
+                 stringData: {{user: admin}}\ndata: {{pw: cHc=}}\n"
+            ),
+        );
+        let s = json_of(k, &["get", "secret", "sd", "-n", ns]);
+        assert_eq!(s["data"], json!({"pw": "cHc=", "user": "YWRtaW4="}), "{s}");
+        assert!(
+            s.get("stringData").is_none(),
+            "stringData is never stored: {s}"
+        );
+        let text = k
+            .run(&["describe", "secret", "sd", "-n", ns])
+            .ok()
+            .to_string();
+        assert_contains(&text, "user:  5 bytes", "describe secret");
+
+        apply(
+            server,
+            k,
+            "imm",
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: imm, namespace: {ns}}}\n\
+                 data: {{a: b}}\nimmutable: true\n"
+            ),
+        );
+        let out = k.run(&[
+            "patch",
+            "cm",
+            "imm",
+            "-n",
+            ns,
+            "-p",
+            r#"{"data":{"a":"c"}}"#,
+        ]);
+        assert_contains(
+            out.fails(),
+            "The ConfigMap \"imm\" is invalid: data: Forbidden: field is immutable when `immutable` is set",
+            "patch of an immutable ConfigMap",
+        );
+        let out = k.run(&[
+            "patch",
+            "cm",
+            "imm",
+            "-n",
+            ns,
+            "-p",
+            r#"{"immutable":false}"#,
+        ]);
+        assert_contains(
+            out.fails(),
+            "immutable: Forbidden: field is immutable when `immutable` is set",
+            "unsetting immutable",
+        );
+        let out = k.run(&["label", "cm", "imm", "-n", ns, "x=y"]);
+        assert_contains(out.ok(), "configmap/imm labeled", "metadata stays mutable");
+
+        // Keys are validated by the server too (kubectl checks them only in `create cm`).
+        let (status, body) = server.post(
+            &format!("/api/v1/namespaces/{ns}/configmaps"),
+            &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bad"}, "data": {"a b": "c"}}),
+        );
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["details"]["causes"][0]["field"], "data[a b]", "{body}");
+    });
+}
