@@ -791,6 +791,18 @@ fn discovery_raw_paths_and_tokens() {
         for (path, want) in [("/healthz", "ok"), ("/livez", "ok"), ("/readyz", "ok")] {
             assert_eq!(k.run(&["get", "--raw", path]).ok().trim(), want, "{path}");
         }
+        for path in [
+            "/livez/ping",
+            "/healthz/log",
+            "/readyz/etcd",
+            "/readyz/poststarthook/bootstrap-namespaces",
+        ] {
+            assert_eq!(k.run(&["get", "--raw", path]).ok().trim(), "ok", "{path}");
+        }
+        let out = k.run(&["get", "--raw", "/readyz?verbose&exclude=etcd"]);
+        assert_contains(out.ok(), "[+]etcd excluded: ok\n", "/readyz?exclude=etcd");
+        let out = k.run(&["get", "--raw", "/livez/nope"]);
+        assert_contains(out.fails(), "(NotFound)", "/livez/nope");
         let out = k.run(&["get", "--raw", "/readyz?verbose"]);
         assert_contains(out.ok(), "readyz check passed", "/readyz?verbose");
         let v: Value =
