@@ -605,6 +605,39 @@ fn label_annotate_replace_force() {
         let cm = json_of(k, &["get", "cm", "app", "-n", ns]);
         assert_eq!(cm["metadata"]["annotations"]["note"], "2", "{cm}");
 
+        // `apply --prune` needs an allowlist: kubectl's default one names
+        // Endpoints, Pods, Services... which kapi does not serve.
+        let dir = server.files_dir().join(format!("prune-{}", k.tag()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for n in ["p1", "p2"] {
+            std::fs::write(
+                dir.join(format!("{n}.yaml")),
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}, namespace: {ns}, labels: {{app: pr}}}}\n"),
+            )
+            .expect("write");
+        }
+        let dir_arg = dir.to_str().expect("utf-8 path");
+        k.run(&["apply", "-f", dir_arg]).ok();
+        std::fs::remove_file(dir.join("p2.yaml")).expect("rm");
+        let out = k.run(&[
+            "apply",
+            "-n",
+            ns,
+            "-f",
+            dir_arg,
+            "-l",
+            "app=pr",
+            "--prune",
+            "--prune-allowlist=core/v1/ConfigMap",
+        ]);
+        assert_contains(out.ok(), "configmap/p2 pruned", "apply --prune");
+        let out = k.run(&["apply", "-n", ns, "-f", dir_arg, "-l", "app=pr", "--prune"]);
+        assert_contains(
+            out.fails(),
+            "no matches for kind \"Endpoints\"",
+            "apply --prune without allowlist",
+        );
+
         let yaml = k
             .run(&["get", "cm", "app", "-n", ns, "-o", "yaml"])
             .ok()
