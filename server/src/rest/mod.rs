@@ -4,7 +4,9 @@
 //! verbs a resource implements and records one endpoint per verb.
 
 pub mod config_data;
+pub mod events;
 pub mod install;
+pub mod leases;
 pub mod meta;
 pub mod options;
 pub mod store;

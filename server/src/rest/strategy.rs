@@ -176,6 +176,10 @@ pub fn for_resource(
         Arc::new(super::config_data::ConfigMaps)
     } else if r.group.is_empty() && r.plural == "secrets" {
         Arc::new(super::config_data::Secrets)
+    } else if r.group.is_empty() && r.plural == "events" {
+        Arc::new(super::events::Events)
+    } else if r.group == "coordination.k8s.io" && r.plural == "leases" {
+        Arc::new(super::leases::Leases)
     } else if r.status_subresource {
         Arc::new(Default)
     } else {

@@ -262,6 +262,34 @@ fn get_events_table_and_event_commands() {
         ]);
         assert_eq!(out.ok().trim(), "event/lock.2");
 
+        // The apiserver's event validation: an old-API event lives in its object's namespace.
+        let file = server.write_file(
+            &format!("bad-ev-{}.yaml", k.tag()),
+            &format!(
+                "apiVersion: v1\nkind: Event\nmetadata: {{name: bad, namespace: {ns}}}\n\
+                 involvedObject: {{kind: ConfigMap, name: x, namespace: elsewhere}}\nreason: R\n"
+            ),
+        );
+        let out = k.run(&["create", "-f", file.to_str().expect("utf-8 path")]);
+        assert_contains(
+            out.fails(),
+            "Event \"bad\" is invalid: involvedObject.namespace: Invalid value: \"elsewhere\": does not match event.namespace",
+            "event in another namespace",
+        );
+        let file = server.write_file(
+            &format!("bad-lease-{}.yaml", k.tag()),
+            &format!(
+                "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: bad, namespace: {ns}}}\n\
+                 spec: {{leaseDurationSeconds: 0}}\n"
+            ),
+        );
+        let out = k.run(&["create", "-f", file.to_str().expect("utf-8 path")]);
+        assert_contains(
+            out.fails(),
+            "The Lease \"bad\" is invalid: spec.leaseDurationSeconds: Invalid value: 0: must be greater than 0",
+            "lease with a zero duration",
+        );
+
         // `kubectl events` (client-side table).
         let out = k.run(&["events", "-n", ns, "--for", "cm/app"]);
         let text = out.ok();
