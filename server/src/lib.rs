@@ -19,6 +19,7 @@ pub mod selector;
 pub mod snapshot;
 pub mod storage;
 pub mod table;
+pub mod table_events;
 pub mod testing;
 pub mod watch;
 

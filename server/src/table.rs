@@ -33,6 +33,9 @@ impl IncludeObject {
 
 /// The columns of a resource: Name, then its printer columns (Age when it declares none).
 pub fn column_definitions(r: &ApiResource) -> Value {
+    if crate::table_events::is_events(r) {
+        return crate::table_events::column_definitions();
+    }
     let mut cols = vec![json!({
         "name": "Name", "type": "string", "format": "name", "priority": 0,
         "description": "Name must be unique within a namespace. It is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically."
@@ -156,6 +159,9 @@ fn age(v: Option<&Value>, now: jiff::Timestamp) -> Value {
 }
 
 fn cells(r: &ApiResource, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    if crate::table_events::is_events(r) {
+        return crate::table_events::cells(obj, now);
+    }
     let mut out = vec![
         at_path(obj, ".metadata.name")
             .cloned()

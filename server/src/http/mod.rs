@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod duplicates;
+pub mod health;
 pub mod negotiate;
 pub mod protobuf;
 pub mod request_info;
@@ -13,7 +14,7 @@ pub mod shutdown;
 pub mod watch_frames;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
@@ -69,9 +70,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/version", get(version))
         .route("/version/", get(version))
-        .route("/healthz", get(healthz))
-        .route("/livez", get(livez))
-        .route("/readyz", get(readyz))
+        .route("/healthz", get(health::healthz))
+        .route("/healthz/{*check}", get(health::healthz_check))
+        .route("/livez", get(health::livez))
+        .route("/livez/{*check}", get(health::livez_check))
+        .route("/readyz", get(health::readyz))
+        .route("/readyz/{*check}", get(health::readyz_check))
         .route("/api", get(api))
         .route("/api/", get(api))
         .route("/apis", get(apis))
@@ -109,75 +113,6 @@ async fn version() -> Response {
         HeaderValue::from_static("application/json"),
     );
     r
-}
-
-fn health(checks: &[(&str, bool)], verbose: bool, name: &str) -> Response {
-    let ok = checks.iter().all(|(_, ok)| *ok);
-    let body = if verbose || !ok {
-        let mut s = String::new();
-        for (check, passed) in checks {
-            if *passed {
-                s.push_str(&format!("[+]{check} ok\n"));
-            } else {
-                s.push_str(&format!("[-]{check} failed: reason withheld\n"));
-            }
-        }
-        if ok {
-            s.push_str(&format!("{name} check passed\n"));
-        } else {
-            s.push_str(&format!("{name} check failed\n"));
-        }
-        s
-    } else {
-        "ok".to_string()
-    };
-    let code = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
-    let mut r = (code, body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
-}
-
-#[derive(serde::Deserialize)]
-struct HealthQuery {
-    verbose: Option<String>,
-}
-
-async fn healthz(Query(q): Query<HealthQuery>) -> Response {
-    health(
-        &[("ping", true), ("log", true)],
-        q.verbose.is_some(),
-        "healthz",
-    )
-}
-
-async fn livez(Query(q): Query<HealthQuery>) -> Response {
-    health(
-        &[("ping", true), ("log", true)],
-        q.verbose.is_some(),
-        "livez",
-    )
-}
-
-async fn readyz(State(s): State<Arc<AppState>>, Query(q): Query<HealthQuery>) -> Response {
-    let ready = s.ready.load(Ordering::Acquire);
-    let storage = s.storage.health().await.is_ok();
-    health(
-        &[
-            ("ping", true),
-            ("log", true),
-            ("etcd", storage),
-            ("poststarthook/bootstrap-namespaces", ready),
-        ],
-        q.verbose.is_some(),
-        "readyz",
-    )
 }
 
 async fn api(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {

@@ -103,6 +103,13 @@ pub async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Respon
         }
         _ => false,
     };
+    // A subresource the kind does not serve is 404 before the body is read,
+    // as upstream routes first (`kubectl create token` on a server without
+    // the TokenRequest subresource).
+    if !serves_subresource(&ep.resource, info.subresource.as_deref()) {
+        let resp = ApiError::path_not_found().into_response();
+        return answer(resp, want, &api_version, &kind).await;
+    }
     // Patches are never protobuf (upstream answers 415, as the JSON path does).
     let body = if is_protobuf(&negotiate::content_type(&parts.headers))
         && parts.method != axum::http::Method::PATCH
@@ -132,6 +139,16 @@ pub async fn serve(ep: Arc<Endpoint>, info: RequestInfo, req: Request) -> Respon
         return watch_answer(resp, api_version, kind);
     }
     answer(resp, want, &api_version, &kind).await
+}
+
+/// Whether a request's subresource (none, `status`, `scale`) is served by the resource.
+fn serves_subresource(r: &kapi_generated::ApiResource, sub: Option<&str>) -> bool {
+    match sub {
+        None => true,
+        Some("status") => r.status_subresource,
+        Some("scale") => r.scale_subresource.is_some(),
+        Some(_) => false,
+    }
 }
 
 /// Decodes a protobuf body into the JSON the resource handler reads.

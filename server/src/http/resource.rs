@@ -316,6 +316,7 @@ async fn verb(
                 query,
             )?;
             let name = item_name(info)?;
+            let scope = &with_body_dry_run(scope, &opts);
             match deleter.delete(scope, name, opts).await? {
                 Deleted::Gone { uid } => {
                     let mut details = json!({"name": name, "kind": r.plural, "uid": uid});
@@ -339,6 +340,7 @@ async fn verb(
                 query,
             )?;
             let list_opts = query.list_options()?;
+            let scope = &with_body_dry_run(scope, &opts);
             let list = deleter.delete_collection(scope, &list_opts, opts).await?;
             Ok(list_response(
                 r,
@@ -555,6 +557,13 @@ fn watch_response(
         HeaderValue::from_static("no-cache, private"),
     );
     resp
+}
+
+/// The scope of a delete, dry run when its `DeleteOptions` body asks for it.
+fn with_body_dry_run(scope: &RequestScope, opts: &DeleteOpts) -> RequestScope {
+    let mut scope = scope.clone();
+    scope.dry_run |= opts.dry_run;
+    scope
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! any [`Storage`](crate::storage::Storage), and the installer that detects the
 //! verbs a resource implements and records one endpoint per verb.
 
+pub mod config_data;
+pub mod events;
 pub mod install;
+pub mod leases;
 pub mod meta;
 pub mod options;
 pub mod store;

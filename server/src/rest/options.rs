@@ -278,6 +278,10 @@ pub struct DeleteOpts {
     pub propagation_policy: Option<String>,
     /// `gracePeriodSeconds`.
     pub grace_period_seconds: Option<i64>,
+    /// `orphanDependents` (deprecated; there is no garbage collector to act on it).
+    pub orphan_dependents: Option<bool>,
+    /// `dryRun: [All]` in the body (the query's `dryRun` is in the scope).
+    pub dry_run: bool,
 }
 
 impl DeleteOpts {
@@ -293,15 +297,42 @@ impl DeleteOpts {
             }
             opts.propagation_policy = d.propagation_policy;
             opts.grace_period_seconds = d.grace_period_seconds;
+            opts.orphan_dependents = d.orphan_dependents;
+            // kubectl sends `delete --dry-run=server` as `dryRun: [All]` in the body.
+            match d.dry_run.as_deref() {
+                None | Some([]) => {}
+                Some([one]) if one == "All" => opts.dry_run = true,
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid dryRun value: {other:?}; only \"All\" is supported"
+                    )));
+                }
+            }
         }
         if let Some(p) = query.get("propagationPolicy") {
             opts.propagation_policy = Some(p.to_string());
+        }
+        if let Some(o) = query.bool("orphanDependents")? {
+            opts.orphan_dependents = Some(o);
         }
         if let Some(g) = query.get("gracePeriodSeconds") {
             opts.grace_period_seconds =
                 Some(g.parse().map_err(|_| {
                     ApiError::bad_request(format!("invalid gracePeriodSeconds {g:?}"))
                 })?);
+        }
+        if let (Some(p), Some(_)) = (&opts.propagation_policy, opts.orphan_dependents) {
+            // Upstream's ValidateDeleteOptions: the deprecated flag and the policy exclude each other.
+            return Err(ApiError::invalid(
+                "DeleteOptions",
+                "meta.k8s.io",
+                "",
+                vec![FieldError::invalid(
+                    "propagationPolicy",
+                    p,
+                    "orphanDependents and deletionPropagation cannot be both set",
+                )],
+            ));
         }
         if let Some(p) = &opts.propagation_policy
             && !["Orphan", "Background", "Foreground"].contains(&p.as_str())
@@ -358,4 +389,41 @@ pub struct PatchBody {
     pub patch: Value,
     /// `force` (server-side apply).
     pub force: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(body: Value, query: &str) -> Result<DeleteOpts, ApiError> {
+        DeleteOpts::from_request(Some(body), &Query::parse(Some(query))?)
+    }
+
+    #[test]
+    fn delete_options_dry_run_from_the_body() {
+        let o = opts(serde_json::json!({"dryRun": ["All"]}), "").expect("valid");
+        assert!(o.dry_run);
+        let o = opts(serde_json::json!({"propagationPolicy": "Background"}), "").expect("valid");
+        assert!(!o.dry_run);
+        let e = opts(serde_json::json!({"dryRun": ["Some"]}), "").expect_err("invalid");
+        assert_eq!(e.code, 400);
+    }
+
+    #[test]
+    fn orphan_dependents_excludes_propagation_policy() {
+        let e = opts(
+            serde_json::json!({"orphanDependents": false}),
+            "propagationPolicy=Foreground",
+        )
+        .expect_err("both set");
+        assert_eq!(e.code, 422);
+        assert!(
+            e.message
+                .ends_with("propagationPolicy: Invalid value: \"Foreground\": orphanDependents and deletionPropagation cannot be both set"),
+            "{}",
+            e.message
+        );
+        let o = opts(serde_json::json!({"orphanDependents": true}), "").expect("alone is fine");
+        assert_eq!(o.orphan_dependents, Some(true));
+    }
 }

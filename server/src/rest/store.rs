@@ -472,12 +472,13 @@ impl<K: Resource> TypedStore<K> {
                 m.insert("status".into(), ns_status.clone());
             }
         }
+        self.strategy.prepare_for_update(&mut value);
         warnings.extend(self.strategy.validate_object(
             &mut value,
             Some(old),
             scope.field_validation,
         )?);
-        if spec_part(&value) != spec_part(old) {
+        if self.strategy.tracks_generation() && spec_part(&value) != spec_part(old) {
             let gen_ = old
                 .pointer("/metadata/generation")
                 .and_then(|g| g.as_i64())
@@ -656,7 +657,7 @@ impl<K: Resource> TypedStore<K> {
             m.uid = Some(uuid::Uuid::new_v4().to_string());
             m.creation_timestamp = Some(meta::now_rfc3339());
             m.resource_version = None;
-            m.generation = Some(1);
+            m.generation = self.strategy.tracks_generation().then_some(1);
             m.deletion_timestamp = None;
             m.deletion_grace_period_seconds = None;
         }
@@ -1497,6 +1498,14 @@ impl<K: verbs::Delete> Deleter for TypedStore<K> {
                 strip_resource_version(&mut value);
                 value["metadata"]["deletionTimestamp"] = json!(meta::now_rfc3339());
                 value["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                // Upstream bumps a tracked generation when deletion starts.
+                if let Some(g) = value
+                    .pointer("/metadata/generation")
+                    .and_then(Value::as_i64)
+                    .filter(|g| *g > 0)
+                {
+                    value["metadata"]["generation"] = json!(g + 1);
+                }
                 if scope.dry_run {
                     return Ok(Deleted::Pending(value));
                 }

@@ -23,6 +23,17 @@ pub trait Strategy: Send + Sync {
     /// Adjusts a new object before it is stored.
     fn prepare_for_create(&self, _obj: &mut Value) {}
 
+    /// Whether `metadata.generation` is set (1 on create, +1 when anything
+    /// but metadata and status changes). Upstream's strategies set it only for
+    /// kinds with a spec/status split (CRDs, custom resources, workloads);
+    /// ConfigMaps, Secrets, Namespaces, Events, Leases... never carry one.
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+
+    /// Adjusts an updated object before it is stored (after validation of its metadata).
+    fn prepare_for_update(&self, _obj: &mut Value) {}
+
     /// Whether strategic merge patch applies (custom resources: no, 415).
     fn strategic_merge_patch(&self) -> bool {
         true
@@ -73,6 +84,16 @@ pub struct Default;
 
 impl Strategy for Default {}
 
+/// Built-in kinds without a status subresource: no `metadata.generation`,
+/// as upstream's strategies for ConfigMaps, Secrets, Events, Leases...
+pub struct NoGeneration;
+
+impl Strategy for NoGeneration {
+    fn tracks_generation(&self) -> bool {
+        false
+    }
+}
+
 /// The namespaces that exist from start-up and cannot be deleted (the first three).
 pub const SYSTEM_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -91,11 +112,20 @@ impl Strategy for Namespaces {
         true
     }
 
+    fn tracks_generation(&self) -> bool {
+        false
+    }
+
     fn prepare_for_create(&self, obj: &mut Value) {
         if let Some(map) = obj.as_object_mut() {
             map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
             map.insert("status".into(), json!({"phase": "Active"}));
         }
+        set_name_label(obj);
+    }
+
+    fn prepare_for_update(&self, obj: &mut Value) {
+        set_name_label(obj);
     }
 
     fn check_delete(&self, name: &str) -> Result<(), ApiError> {
@@ -131,35 +161,6 @@ impl Strategy for Namespaces {
     }
 }
 
-/// Secrets: an empty `type` is `Opaque` (upstream's `SetDefaults_Secret`,
-/// which runs on every body decoded: create, update and patch).
-pub struct Secrets;
-
-impl Strategy for Secrets {
-    fn validate_object(
-        &self,
-        obj: &mut Value,
-        _old: Option<&Value>,
-        _field_validation: crate::rest::FieldValidation,
-    ) -> Result<Vec<String>, ApiError> {
-        default_secret_type(obj);
-        Ok(Vec::new())
-    }
-}
-
-fn default_secret_type(obj: &mut Value) {
-    if let Some(map) = obj.as_object_mut() {
-        let empty = match map.get("type") {
-            None | Some(Value::Null) => true,
-            Some(Value::String(t)) => t.is_empty(),
-            Some(_) => false,
-        };
-        if empty {
-            map.insert("type".into(), json!("Opaque"));
-        }
-    }
-}
-
 /// The strategy of a resource.
 pub fn for_resource(
     r: &ApiResource,
@@ -169,32 +170,39 @@ pub fn for_resource(
         Arc::new(Namespaces {
             content_prefixes: namespace_content.clone(),
         })
-    } else if r.group.is_empty() && r.plural == "secrets" {
-        Arc::new(Secrets)
     } else if r.group == "apiextensions.k8s.io" && r.plural == "customresourcedefinitions" {
         Arc::new(crate::crd::strategy::Definitions)
-    } else {
+    } else if r.group.is_empty() && r.plural == "configmaps" {
+        Arc::new(super::config_data::ConfigMaps)
+    } else if r.group.is_empty() && r.plural == "secrets" {
+        Arc::new(super::config_data::Secrets)
+    } else if r.group.is_empty() && r.plural == "events" {
+        Arc::new(super::events::Events)
+    } else if r.group == "coordination.k8s.io" && r.plural == "leases" {
+        Arc::new(super::leases::Leases)
+    } else if r.status_subresource {
         Arc::new(Default)
+    } else {
+        Arc::new(NoGeneration)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The label every namespace carries with its own name (upstream's
+/// namespace strategy sets it on create and update, whatever was sent).
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-    #[test]
-    fn secret_type_defaults_to_opaque() {
-        for given in [json!({}), json!({"type": ""}), json!({"type": null})] {
-            let mut obj = given.clone();
-            Secrets
-                .validate_object(&mut obj, None, crate::rest::FieldValidation::default())
-                .unwrap();
-            assert_eq!(obj["type"], "Opaque", "from {given}");
-        }
-        let mut tls = json!({"type": "kubernetes.io/tls"});
-        Secrets
-            .validate_object(&mut tls, None, crate::rest::FieldValidation::default())
-            .unwrap();
-        assert_eq!(tls["type"], "kubernetes.io/tls");
+fn set_name_label(obj: &mut Value) {
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let Some(name) = meta.get("name").and_then(Value::as_str).map(str::to_string) else {
+        return;
+    };
+    let labels = meta.entry("labels").or_insert_with(|| json!({}));
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    if let Some(l) = labels.as_object_mut() {
+        l.insert(NAMESPACE_NAME_LABEL.into(), Value::String(name));
     }
 }

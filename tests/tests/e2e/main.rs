@@ -19,6 +19,7 @@ mod http;
 mod kube_rs;
 mod kube_watch;
 mod kubectl;
+mod kubectl_sweep;
 mod list;
 mod list_snapshot;
 mod patch;
