@@ -372,10 +372,10 @@ mod tests {
         format!("{P}ns/{name}")
     }
 
-    async fn setup() -> (tempfile::TempDir, Arc<dyn Storage>) {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Storage> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-        (dir, store)
+    /// An in-memory store: these tests are about fan-out, not durability,
+    /// and thousands of fsyncs would make them as slow as the disk.
+    async fn setup() -> Arc<dyn Storage> {
+        Arc::new(EmbeddedStore::open_in_memory().unwrap())
     }
 
     fn plan(rx: broadcast::Receiver<Arc<CachedEvent>>, rev: Rev, selector: &str) -> WatchPlan {
@@ -405,7 +405,7 @@ mod tests {
 
     #[tokio::test]
     async fn snapshot_then_events_serialised_once_for_all_watchers() {
-        let (_dir, store) = setup().await;
+        let store = setup().await;
         store.create(&key("a"), cm("a", "x")).await.unwrap();
         let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
         let Start::Snapshot { objects, rev, rx } = cache.subscribe(P, None).unwrap() else {
@@ -433,7 +433,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_cached_object_shares_the_event_line() {
-        let (_dir, store) = setup().await;
+        let store = setup().await;
         let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
         let Start::Snapshot { rev, rx, .. } = cache.subscribe(P, None).unwrap() else {
             panic!("snapshot expected")
@@ -451,7 +451,7 @@ mod tests {
 
     #[tokio::test]
     async fn selector_transitions_as_upstream() {
-        let (_dir, store) = setup().await;
+        let store = setup().await;
         let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
         let Start::Snapshot { rev, rx, .. } = cache.subscribe(P, None).unwrap() else {
             panic!("snapshot expected")
@@ -498,7 +498,7 @@ mod tests {
 
     #[tokio::test]
     async fn replay_from_window_and_too_old_below_it() {
-        let (_dir, store) = setup().await;
+        let store = setup().await;
         let first = store.create(&key("a"), cm("a", "x")).await.unwrap();
         let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
         let start = cache.rev();
@@ -521,7 +521,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_watcher_is_cut_off_with_410() {
-        let (_dir, store) = setup().await;
+        let store = setup().await;
         let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
         let Start::Snapshot { rev, rx, .. } = cache.subscribe(P, None).unwrap() else {
             panic!("snapshot expected")

@@ -228,6 +228,23 @@ impl Server {
         self.restart();
     }
 
+    /// Stops the server gracefully (SIGTERM, as `systemctl restart` does) and
+    /// starts it again on the same data directory and port.
+    pub fn restart_gracefully_same_port(&mut self) {
+        self.port = self
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("server URL has a port");
+        let status = self.terminate(Duration::from_secs(10));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "kapi did not stop cleanly on SIGTERM: {status:?}"
+        );
+        self.spawn_and_wait();
+    }
+
     fn log_paths(&self, n: u32) -> (PathBuf, PathBuf) {
         let logs = self.tmp.path().join("logs");
         (

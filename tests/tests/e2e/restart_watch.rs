@@ -50,7 +50,10 @@ fn kubectl_get_watch_across_a_restart() {
         };
         watch.wait_for_line(Duration::from_secs(30), |l| is_event(l, "ADDED", &before));
 
-        server.restart_same_port();
+        // A restart as a service manager does it: SIGTERM ends the watch
+        // with a clean end of its body (a kill -9 breaks it mid-stream; the
+        // kube-rs and Python restart tests cover that).
+        server.restart_gracefully_same_port();
         server.create_configmap("default", &after, &[("y", "1")]);
         // Either kubectl watches again and prints the new object, or it ends
         // cleanly: client-go's UntilWithoutRetry, which `kubectl get -w`
