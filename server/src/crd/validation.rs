@@ -115,14 +115,24 @@ pub fn validate_definition(crd: &Value) -> Vec<FieldError> {
             )),
             Some(s) => {
                 let path = format!("{base}.schema.openAPIV3Schema");
-                if str_at(s, "type") != "object" {
-                    errs.push(FieldError::invalid(
+                let before = errs.len();
+                match str_at(s, "type") {
+                    "object" => {}
+                    "" => errs.push(FieldError::required(
                         &format!("{path}.type"),
-                        str_at(s, "type"),
+                        "must not be empty at the root",
+                    )),
+                    other => errs.push(FieldError::invalid(
+                        &format!("{path}.type"),
+                        other,
                         "must be object at the root",
-                    ));
+                    )),
                 }
-                structural(s, &path, 0, false, &mut errs);
+                structural(s, &path, 0, Place::default(), &mut errs);
+                if errs.len() == before {
+                    // As upstream, defaults meet their CEL rules only in an otherwise valid schema.
+                    errs.extend(super::defaults::check_rules(s, &path));
+                }
             }
         }
         super::selectable::validate(v, &base, &mut errs);
@@ -195,11 +205,27 @@ fn validate_names(names: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
+fn flag(s: &Value, k: &str) -> bool {
+    s.get(k).and_then(Value::as_bool) == Some(true)
+}
+
+/// Where a schema node sits, for the rules that depend on it.
+#[derive(Clone, Default)]
+struct Place {
+    /// Under allOf/anyOf/oneOf/not: value validations only, types not required.
+    value_only: bool,
+    /// Under the `metadata`, `kind` or `apiVersion` of a resource.
+    inside_meta: bool,
+    /// Why a `default` is refused here (top-level metadata, ...).
+    no_defaults: Option<String>,
+}
+
 /// The structural-schema rules that matter for serving: every specified
 /// field has a type (unless int-or-string or preserve-unknown-fields),
 /// patterns compile, and the nesting is bounded.
 /// Inside allOf/anyOf/oneOf/not (`value_only`) types are not required.
-fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut Vec<FieldError>) {
+fn structural(s: &Value, path: &str, depth: usize, place: Place, errs: &mut Vec<FieldError>) {
+    let value_only = place.value_only;
     if depth > super::schema::MAX_DEPTH {
         errs.push(FieldError::forbidden(
             path,
@@ -211,7 +237,21 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
         return;
     }
     super::structural::check_node(s, path, errs);
-    if !value_only && let Some(d) = s.get("default") {
+    if !value_only {
+        super::invariants::check_node(s, path, depth == 0, errs);
+    }
+    if place.inside_meta && flag(s, "x-kubernetes-embedded-resource") {
+        errs.push(FieldError::forbidden(
+            &format!("{path}.x-kubernetes-embedded-resource"),
+            "must not be used inside of resource meta",
+        ));
+    }
+    if let Some(reason) = place.no_defaults.as_ref().filter(|_| s.get("default").is_some()) {
+        errs.push(FieldError::forbidden(
+            &format!("{path}.default"),
+            &format!("must not be set {reason}"),
+        ));
+    } else if !value_only && let Some(d) = s.get("default") {
         // A default must be pruned and valid, as upstream's ValidateDefaults checks.
         let dp = format!("{path}.default");
         let checked = super::schema::CrSchema::new(Value::Null).check_against(s, d, &dp);
@@ -261,10 +301,11 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
             .and_then(Value::as_str)
             .is_some_and(|t| !t.is_empty())
             || c.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true)
-            || c.get("x-kubernetes-preserve-unknown-fields")
-                .and_then(Value::as_bool)
-                == Some(true)
+            || flag(c, "x-kubernetes-preserve-unknown-fields")
+            // reported by `invariants` ("must be object if x-kubernetes-embedded-resource is true")
+            || flag(c, "x-kubernetes-embedded-resource")
     };
+    let resource = depth == 0 || flag(s, "x-kubernetes-embedded-resource");
     if let Some(props) = s.get("properties").and_then(Value::as_object) {
         for (k, c) in props {
             let cp = format!("{path}.properties[{k}]");
@@ -274,7 +315,14 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
                     "must not be empty for specified object fields",
                 ));
             }
-            structural(c, &cp, depth + 1, value_only, errs);
+            let mut sub = place.clone();
+            if !value_only && resource && matches!(k.as_str(), "metadata" | "kind" | "apiVersion") {
+                sub.inside_meta = true;
+                if depth == 0 {
+                    sub.no_defaults = Some(format!("in top-level {k}"));
+                }
+            }
+            structural(c, &cp, depth + 1, sub, errs);
         }
     }
     if let Some(items) = s.get("items") {
@@ -285,7 +333,7 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
                 "must not be empty for specified array items",
             ));
         }
-        structural(items, &cp, depth + 1, value_only, errs);
+        structural(items, &cp, depth + 1, place.clone(), errs);
     }
     if let Some(ap) = s.get("additionalProperties").filter(|a| a.is_object()) {
         let cp = format!("{path}.additionalProperties");
@@ -295,17 +343,31 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
                 "must not be empty for specified object fields",
             ));
         }
-        structural(ap, &cp, depth + 1, value_only, errs);
+        let mut sub = place.clone();
+        if sub.inside_meta {
+            // Pruning without a value is ambiguous there.
+            sub.no_defaults =
+                Some("inside additionalProperties applying to object metadata".into());
+        }
+        structural(ap, &cp, depth + 1, sub, errs);
     }
     for comb in ["allOf", "anyOf", "oneOf"] {
         if let Some(list) = s.get(comb).and_then(Value::as_array) {
             for (i, c) in list.iter().enumerate() {
-                structural(c, &format!("{path}.{comb}[{i}]"), depth + 1, true, errs);
+                let sub = Place {
+                    value_only: true,
+                    ..place.clone()
+                };
+                structural(c, &format!("{path}.{comb}[{i}]"), depth + 1, sub, errs);
             }
         }
     }
     if let Some(n) = s.get("not") {
-        structural(n, &format!("{path}.not"), depth + 1, true, errs);
+        let sub = Place {
+            value_only: true,
+            ..place
+        };
+        structural(n, &format!("{path}.not"), depth + 1, sub, errs);
     }
 }
 
