@@ -12,6 +12,7 @@ pub mod cel_value;
 pub mod controller;
 pub mod defaults;
 pub mod definition;
+pub mod embedded;
 pub mod handler;
 pub mod invariants;
 pub mod openapi;

@@ -246,7 +246,11 @@ fn structural(s: &Value, path: &str, depth: usize, place: Place, errs: &mut Vec<
             "must not be used inside of resource meta",
         ));
     }
-    if let Some(reason) = place.no_defaults.as_ref().filter(|_| s.get("default").is_some()) {
+    if let Some(reason) = place
+        .no_defaults
+        .as_ref()
+        .filter(|_| s.get("default").is_some())
+    {
         errs.push(FieldError::forbidden(
             &format!("{path}.default"),
             &format!("must not be set {reason}"),
@@ -414,6 +418,106 @@ mod tests {
                 .any(|(f, m)| *f == format!("{base}[replicas].default")
                     && m.contains("must be of type integer")),
             "{got:?}"
+        );
+    }
+
+    fn schema_errors(schema: Value) -> Vec<(String, String)> {
+        let mut crd = good();
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = schema;
+        validate_definition(&crd)
+            .into_iter()
+            .map(|e| (e.field, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn top_level_meta_has_no_defaults_and_no_embedded_resources() {
+        let got = schema_errors(json!({"type": "object", "properties": {
+            "kind": {"type": "string", "default": "Widget"},
+            "metadata": {"type": "object", "properties": {
+                "name": {"type": "string", "default": "x"}}},
+            "spec": {"type": "object", "properties": {"template": {
+                "type": "object", "x-kubernetes-embedded-resource": true,
+                "x-kubernetes-preserve-unknown-fields": true,
+                "properties": {"metadata": {"type": "object",
+                    "additionalProperties": {"type": "string", "default": "v"},
+                    "properties": {"owner": {"type": "object",
+                        "x-kubernetes-embedded-resource": true,
+                        "x-kubernetes-preserve-unknown-fields": true}}}}}}}}}));
+        let root = "spec.versions[0].schema.openAPIV3Schema";
+        let tpl = format!("{root}.properties[spec].properties[template].properties[metadata]");
+        assert_eq!(
+            got,
+            [
+                (
+                    format!("{root}.properties[kind].default"),
+                    "Forbidden: must not be set in top-level kind".to_string()
+                ),
+                (
+                    format!("{root}.properties[metadata].properties[name].default"),
+                    "Forbidden: must not be set in top-level metadata".to_string()
+                ),
+                (
+                    format!("{tpl}.additionalProperties"),
+                    "Forbidden: additionalProperties and properties are mutual exclusive"
+                        .to_string()
+                ),
+                (
+                    format!("{tpl}.properties[owner].x-kubernetes-embedded-resource"),
+                    "Forbidden: must not be used inside of resource meta".to_string()
+                ),
+                (
+                    format!("{tpl}.additionalProperties.default"),
+                    "Forbidden: must not be set inside additionalProperties applying to object metadata".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn defaults_meet_their_rules_only_in_a_valid_schema() {
+        let spec = json!({"type": "object", "properties": {"size": {"type": "integer",
+            "default": 0, "x-kubernetes-validations": [{"rule": "self > 0", "message": "must be positive"}]}}});
+        let got = schema_errors(json!({"type": "object", "properties": {"spec": spec.clone()}}));
+        assert_eq!(
+            got,
+            [(
+                "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[size].default"
+                    .to_string(),
+                "Invalid value: \"integer\": must be positive".to_string()
+            )]
+        );
+        // Another error in the schema: the rules are not run on defaults.
+        let got = schema_errors(json!({"type": "object", "properties": {"spec": spec,
+            "other": {"type": "array"}}}));
+        assert_eq!(
+            got,
+            [(
+                "spec.versions[0].schema.openAPIV3Schema.properties[other].items".to_string(),
+                "Required value: must be specified".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn root_type_and_junctors() {
+        let root = "spec.versions[0].schema.openAPIV3Schema";
+        assert_eq!(
+            schema_errors(json!({"properties": {"spec": {"type": "object"}}})),
+            [(
+                format!("{root}.type"),
+                "Required value: must not be empty at the root".to_string()
+            )]
+        );
+        let got = schema_errors(json!({"type": "object", "properties": {"spec": {
+            "type": "object", "properties": {"a": {"type": "string"}},
+            "anyOf": [{"type": "object", "required": ["a"]}]}}}));
+        assert_eq!(
+            got,
+            [(
+                format!("{root}.properties[spec].anyOf[0].type"),
+                "Forbidden: must be empty to be structural".to_string()
+            )]
         );
     }
 
