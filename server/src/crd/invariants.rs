@@ -95,6 +95,64 @@ pub fn check_node(s: &Value, path: &str, root: bool, errs: &mut Vec<FieldError>)
         ));
     }
     value_validation(s, path, errs);
+    if root {
+        value_complete(s, s, path, path, errs);
+    }
+}
+
+/// Upstream's completeness rule, which it applies to the root's junctors:
+/// every property or items named inside them is also specified outside.
+fn value_complete(v: &Value, s: &Value, s_path: &str, v_path: &str, errs: &mut Vec<FieldError>) {
+    if let Some(n) = v.get("not") {
+        nested_complete(n, Some(s), s_path, &format!("{v_path}.not"), errs);
+    }
+    for comb in ["allOf", "anyOf", "oneOf"] {
+        if let Some(list) = v.get(comb).and_then(Value::as_array) {
+            for (i, c) in list.iter().enumerate() {
+                nested_complete(c, Some(s), s_path, &format!("{v_path}.{comb}[{i}]"), errs);
+            }
+        }
+    }
+}
+
+fn nested_complete(
+    v: &Value,
+    s: Option<&Value>,
+    s_path: &str,
+    v_path: &str,
+    errs: &mut Vec<FieldError>,
+) {
+    let Some(s) = s else {
+        errs.push(FieldError::required(
+            s_path,
+            &format!("because it is defined in {v_path}"),
+        ));
+        return;
+    };
+    if !v.is_object() {
+        return;
+    }
+    value_complete(v, s, s_path, v_path, errs);
+    if let Some(items) = v.get("items").filter(|i| i.is_object()) {
+        nested_complete(
+            items,
+            s.get("items").filter(|i| i.is_object()),
+            &format!("{s_path}.items"),
+            &format!("{v_path}.items"),
+            errs,
+        );
+    }
+    if let Some(props) = v.get("properties").and_then(Value::as_object) {
+        for (k, vf) in props {
+            nested_complete(
+                vf,
+                s.get("properties").and_then(|p| p.get(k)),
+                &format!("{s_path}.properties[{k}]"),
+                &format!("{v_path}.properties[{k}]"),
+                errs,
+            );
+        }
+    }
 }
 
 /// `metadata` of a resource may be an object; at the root it may restrict
@@ -462,6 +520,36 @@ mod tests {
         assert_eq!(
             got[8].1,
             "Forbidden: must not be specified in a nested context"
+        );
+    }
+
+    #[test]
+    fn root_junctors_name_only_specified_fields() {
+        let ok = json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"a": {"type": "array", "items": {"type": "string"}}}}},
+            "anyOf": [{"properties": {"spec": {"properties": {"a": {"items": {"minLength": 1}}}}}}]});
+        assert_eq!(check(ok, true), []);
+        let bad = json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"a": {"type": "string"}}}},
+            "oneOf": [{"properties": {"spec": {"properties": {
+                "a": {"items": {"minLength": 1}}, "b": {"minLength": 1}}}}}],
+            "not": {"properties": {"status": {"required": ["x"]}}}});
+        assert_eq!(
+            check(bad, true),
+            [
+                (
+                    "s.properties[status]".to_string(),
+                    "Required value: because it is defined in s.not.properties[status]".to_string()
+                ),
+                (
+                    "s.properties[spec].properties[a].items".to_string(),
+                    "Required value: because it is defined in s.oneOf[0].properties[spec].properties[a].items".to_string()
+                ),
+                (
+                    "s.properties[spec].properties[b]".to_string(),
+                    "Required value: because it is defined in s.oneOf[0].properties[spec].properties[b]".to_string()
+                ),
+            ]
         );
     }
 
