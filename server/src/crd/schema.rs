@@ -462,11 +462,7 @@ impl CrSchema {
                     }
                 }
                 if flag(s, "x-kubernetes-embedded-resource") {
-                    for k in ["apiVersion", "kind"] {
-                        if m.get(k).and_then(Value::as_str).is_none_or(str::is_empty) {
-                            errs.push(FieldError::required(&join(path, k), "must not be empty"));
-                        }
-                    }
+                    errs.extend(super::embedded::validate(path, m));
                 }
             }
             _ => {}

@@ -115,14 +115,24 @@ pub fn validate_definition(crd: &Value) -> Vec<FieldError> {
             )),
             Some(s) => {
                 let path = format!("{base}.schema.openAPIV3Schema");
-                if str_at(s, "type") != "object" {
-                    errs.push(FieldError::invalid(
+                let before = errs.len();
+                match str_at(s, "type") {
+                    "object" => {}
+                    "" => errs.push(FieldError::required(
                         &format!("{path}.type"),
-                        str_at(s, "type"),
+                        "must not be empty at the root",
+                    )),
+                    other => errs.push(FieldError::invalid(
+                        &format!("{path}.type"),
+                        other,
                         "must be object at the root",
-                    ));
+                    )),
                 }
-                structural(s, &path, 0, false, &mut errs);
+                structural(s, &path, 0, Place::default(), &mut errs);
+                if errs.len() == before {
+                    // As upstream, defaults meet their CEL rules only in an otherwise valid schema.
+                    errs.extend(super::defaults::check_rules(s, &path));
+                }
             }
         }
         super::selectable::validate(v, &base, &mut errs);
@@ -195,11 +205,27 @@ fn validate_names(names: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
+fn flag(s: &Value, k: &str) -> bool {
+    s.get(k).and_then(Value::as_bool) == Some(true)
+}
+
+/// Where a schema node sits, for the rules that depend on it.
+#[derive(Clone, Default)]
+struct Place {
+    /// Under allOf/anyOf/oneOf/not: value validations only, types not required.
+    value_only: bool,
+    /// Under the `metadata`, `kind` or `apiVersion` of a resource.
+    inside_meta: bool,
+    /// Why a `default` is refused here (top-level metadata, ...).
+    no_defaults: Option<String>,
+}
+
 /// The structural-schema rules that matter for serving: every specified
 /// field has a type (unless int-or-string or preserve-unknown-fields),
 /// patterns compile, and the nesting is bounded.
 /// Inside allOf/anyOf/oneOf/not (`value_only`) types are not required.
-fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut Vec<FieldError>) {
+fn structural(s: &Value, path: &str, depth: usize, place: Place, errs: &mut Vec<FieldError>) {
+    let value_only = place.value_only;
     if depth > super::schema::MAX_DEPTH {
         errs.push(FieldError::forbidden(
             path,
@@ -211,7 +237,25 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
         return;
     }
     super::structural::check_node(s, path, errs);
-    if !value_only && let Some(d) = s.get("default") {
+    if !value_only {
+        super::invariants::check_node(s, path, depth == 0, errs);
+    }
+    if place.inside_meta && flag(s, "x-kubernetes-embedded-resource") {
+        errs.push(FieldError::forbidden(
+            &format!("{path}.x-kubernetes-embedded-resource"),
+            "must not be used inside of resource meta",
+        ));
+    }
+    if let Some(reason) = place
+        .no_defaults
+        .as_ref()
+        .filter(|_| s.get("default").is_some())
+    {
+        errs.push(FieldError::forbidden(
+            &format!("{path}.default"),
+            &format!("must not be set {reason}"),
+        ));
+    } else if !value_only && let Some(d) = s.get("default") {
         // A default must be pruned and valid, as upstream's ValidateDefaults checks.
         let dp = format!("{path}.default");
         let checked = super::schema::CrSchema::new(Value::Null).check_against(s, d, &dp);
@@ -261,10 +305,11 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
             .and_then(Value::as_str)
             .is_some_and(|t| !t.is_empty())
             || c.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true)
-            || c.get("x-kubernetes-preserve-unknown-fields")
-                .and_then(Value::as_bool)
-                == Some(true)
+            || flag(c, "x-kubernetes-preserve-unknown-fields")
+            // reported by `invariants` ("must be object if x-kubernetes-embedded-resource is true")
+            || flag(c, "x-kubernetes-embedded-resource")
     };
+    let resource = depth == 0 || flag(s, "x-kubernetes-embedded-resource");
     if let Some(props) = s.get("properties").and_then(Value::as_object) {
         for (k, c) in props {
             let cp = format!("{path}.properties[{k}]");
@@ -274,7 +319,14 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
                     "must not be empty for specified object fields",
                 ));
             }
-            structural(c, &cp, depth + 1, value_only, errs);
+            let mut sub = place.clone();
+            if !value_only && resource && matches!(k.as_str(), "metadata" | "kind" | "apiVersion") {
+                sub.inside_meta = true;
+                if depth == 0 {
+                    sub.no_defaults = Some(format!("in top-level {k}"));
+                }
+            }
+            structural(c, &cp, depth + 1, sub, errs);
         }
     }
     if let Some(items) = s.get("items") {
@@ -285,7 +337,7 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
                 "must not be empty for specified array items",
             ));
         }
-        structural(items, &cp, depth + 1, value_only, errs);
+        structural(items, &cp, depth + 1, place.clone(), errs);
     }
     if let Some(ap) = s.get("additionalProperties").filter(|a| a.is_object()) {
         let cp = format!("{path}.additionalProperties");
@@ -295,17 +347,31 @@ fn structural(s: &Value, path: &str, depth: usize, value_only: bool, errs: &mut 
                 "must not be empty for specified object fields",
             ));
         }
-        structural(ap, &cp, depth + 1, value_only, errs);
+        let mut sub = place.clone();
+        if sub.inside_meta {
+            // Pruning without a value is ambiguous there.
+            sub.no_defaults =
+                Some("inside additionalProperties applying to object metadata".into());
+        }
+        structural(ap, &cp, depth + 1, sub, errs);
     }
     for comb in ["allOf", "anyOf", "oneOf"] {
         if let Some(list) = s.get(comb).and_then(Value::as_array) {
             for (i, c) in list.iter().enumerate() {
-                structural(c, &format!("{path}.{comb}[{i}]"), depth + 1, true, errs);
+                let sub = Place {
+                    value_only: true,
+                    ..place.clone()
+                };
+                structural(c, &format!("{path}.{comb}[{i}]"), depth + 1, sub, errs);
             }
         }
     }
     if let Some(n) = s.get("not") {
-        structural(n, &format!("{path}.not"), depth + 1, true, errs);
+        let sub = Place {
+            value_only: true,
+            ..place
+        };
+        structural(n, &format!("{path}.not"), depth + 1, sub, errs);
     }
 }
 
@@ -352,6 +418,106 @@ mod tests {
                 .any(|(f, m)| *f == format!("{base}[replicas].default")
                     && m.contains("must be of type integer")),
             "{got:?}"
+        );
+    }
+
+    fn schema_errors(schema: Value) -> Vec<(String, String)> {
+        let mut crd = good();
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = schema;
+        validate_definition(&crd)
+            .into_iter()
+            .map(|e| (e.field, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn top_level_meta_has_no_defaults_and_no_embedded_resources() {
+        let got = schema_errors(json!({"type": "object", "properties": {
+            "kind": {"type": "string", "default": "Widget"},
+            "metadata": {"type": "object", "properties": {
+                "name": {"type": "string", "default": "x"}}},
+            "spec": {"type": "object", "properties": {"template": {
+                "type": "object", "x-kubernetes-embedded-resource": true,
+                "x-kubernetes-preserve-unknown-fields": true,
+                "properties": {"metadata": {"type": "object",
+                    "additionalProperties": {"type": "string", "default": "v"},
+                    "properties": {"owner": {"type": "object",
+                        "x-kubernetes-embedded-resource": true,
+                        "x-kubernetes-preserve-unknown-fields": true}}}}}}}}}));
+        let root = "spec.versions[0].schema.openAPIV3Schema";
+        let tpl = format!("{root}.properties[spec].properties[template].properties[metadata]");
+        assert_eq!(
+            got,
+            [
+                (
+                    format!("{root}.properties[kind].default"),
+                    "Forbidden: must not be set in top-level kind".to_string()
+                ),
+                (
+                    format!("{root}.properties[metadata].properties[name].default"),
+                    "Forbidden: must not be set in top-level metadata".to_string()
+                ),
+                (
+                    format!("{tpl}.additionalProperties"),
+                    "Forbidden: additionalProperties and properties are mutual exclusive"
+                        .to_string()
+                ),
+                (
+                    format!("{tpl}.properties[owner].x-kubernetes-embedded-resource"),
+                    "Forbidden: must not be used inside of resource meta".to_string()
+                ),
+                (
+                    format!("{tpl}.additionalProperties.default"),
+                    "Forbidden: must not be set inside additionalProperties applying to object metadata".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn defaults_meet_their_rules_only_in_a_valid_schema() {
+        let spec = json!({"type": "object", "properties": {"size": {"type": "integer",
+            "default": 0, "x-kubernetes-validations": [{"rule": "self > 0", "message": "must be positive"}]}}});
+        let got = schema_errors(json!({"type": "object", "properties": {"spec": spec.clone()}}));
+        assert_eq!(
+            got,
+            [(
+                "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[size].default"
+                    .to_string(),
+                "Invalid value: \"integer\": must be positive".to_string()
+            )]
+        );
+        // Another error in the schema: the rules are not run on defaults.
+        let got = schema_errors(json!({"type": "object", "properties": {"spec": spec,
+            "other": {"type": "array"}}}));
+        assert_eq!(
+            got,
+            [(
+                "spec.versions[0].schema.openAPIV3Schema.properties[other].items".to_string(),
+                "Required value: must be specified".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn root_type_and_junctors() {
+        let root = "spec.versions[0].schema.openAPIV3Schema";
+        assert_eq!(
+            schema_errors(json!({"properties": {"spec": {"type": "object"}}})),
+            [(
+                format!("{root}.type"),
+                "Required value: must not be empty at the root".to_string()
+            )]
+        );
+        let got = schema_errors(json!({"type": "object", "properties": {"spec": {
+            "type": "object", "properties": {"a": {"type": "string"}},
+            "anyOf": [{"type": "object", "required": ["a"]}]}}}));
+        assert_eq!(
+            got,
+            [(
+                format!("{root}.properties[spec].anyOf[0].type"),
+                "Forbidden: must be empty to be structural".to_string()
+            )]
         );
     }
 

@@ -11,6 +11,7 @@ mod compaction;
 mod crd;
 mod crd_apply;
 mod crd_cel_limits;
+mod crd_schema_rules;
 mod durability;
 mod etcd;
 mod field_selectors;
