@@ -281,8 +281,7 @@ async fn answer(resp: Response, want: bool, api_version: &str, kind: &str) -> Re
             .headers
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
         parts.headers.remove(header::CONTENT_LENGTH);
-        let stream =
-            futures::stream::iter(chunks.into_iter().map(Ok::<_, std::convert::Infallible>));
+        let stream = futures::stream::iter(chunks.map(Ok::<_, std::convert::Infallible>));
         return Response::from_parts(parts, Body::from_stream(stream));
     }
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {

@@ -42,7 +42,7 @@ fn varint_len(mut v: u64) -> usize {
 /// The list of `kind` objects served as `api_version`, as protobuf body
 /// chunks; `None` when the kind (or its list) has no protobuf form or an
 /// object cannot be encoded (the caller then takes the slow path).
-pub fn encode(list: &CachedList, api_version: &str, kind: &str) -> Option<Vec<Bytes>> {
+pub fn encode(list: &CachedList, api_version: &str, kind: &str) -> Option<Chunks> {
     let item_codec = proto::codec(api_version, kind)?;
     let list_codec = proto::codec(api_version, &format!("{kind}List"))?;
     // The list message without items: just its ListMeta (field 1).
@@ -60,7 +60,7 @@ pub fn encode(list: &CachedList, api_version: &str, kind: &str) -> Option<Vec<By
             .map(|b| 1 + varint_len(b.len() as u64) + b.len())
             .sum::<usize>();
 
-    let mut head = Vec::with_capacity(CHUNK);
+    let mut head = Vec::with_capacity(CHUNK + 4096);
     head.extend_from_slice(MAGIC);
     proto::put_message(&mut head, 1, |b| {
         proto::put_string(b, 1, api_version);
@@ -70,24 +70,46 @@ pub fn encode(list: &CachedList, api_version: &str, kind: &str) -> Option<Vec<By
     proto::put_varint(&mut head, raw_len as u64);
     head.extend_from_slice(&head_msg);
 
-    let mut chunks = Vec::new();
-    let mut buf = head;
-    for item in &items {
-        if buf.len() >= CHUNK {
-            chunks.push(Bytes::from(std::mem::replace(
-                &mut buf,
-                Vec::with_capacity(CHUNK + 4096),
-            )));
+    Some(Chunks {
+        head: Some(head),
+        items: items.into_iter(),
+        done: false,
+    })
+}
+
+/// The body's chunks, made as they are sent (≈ 64 KiB each): at most one
+/// chunk per list in flight, not the whole answer.
+pub struct Chunks {
+    head: Option<Vec<u8>>,
+    items: std::vec::IntoIter<Bytes>,
+    done: bool,
+}
+
+impl Iterator for Chunks {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
         }
-        buf.push(ITEMS_KEY);
-        proto::put_varint(&mut buf, item.len() as u64);
-        buf.extend_from_slice(item);
+        let mut buf = self
+            .head
+            .take()
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK + 4096));
+        while buf.len() < CHUNK {
+            let Some(item) = self.items.next() else {
+                // contentEncoding and contentType, empty (as upstream writes them).
+                proto::put_string(&mut buf, 3, "");
+                proto::put_string(&mut buf, 4, "");
+                self.done = true;
+                break;
+            };
+            buf.push(ITEMS_KEY);
+            proto::put_varint(&mut buf, item.len() as u64);
+            buf.extend_from_slice(&item);
+        }
+        Some(Bytes::from(buf))
     }
-    // contentEncoding and contentType, empty (as upstream writes them).
-    proto::put_string(&mut buf, 3, "");
-    proto::put_string(&mut buf, 4, "");
-    chunks.push(Bytes::from(buf));
-    Some(chunks)
 }
 
 #[cfg(test)]
@@ -134,8 +156,11 @@ mod tests {
                 meta: meta.clone(),
                 items: cached(&items),
             };
-            let chunks = encode(&list, "v1", "ConfigMap").unwrap();
+            let chunks: Vec<Bytes> = encode(&list, "v1", "ConfigMap").unwrap().collect();
             assert!(chunks.iter().all(|c| c.len() < 2 * CHUNK + 64 * 1024));
+            if n == 400 {
+                assert!(chunks.len() > 100, "{} chunks", chunks.len());
+            }
             let fast = chunks.concat();
             assert_eq!(fast, slow(&items, &meta), "{n} items of {pad}");
             // And it decodes back to the same objects.
@@ -158,7 +183,10 @@ mod tests {
             items: cached(&items),
         };
         assert!(!list.items[0].has_protobuf());
-        let first = encode(&list, "v1", "ConfigMap").unwrap().concat();
+        let first = encode(&list, "v1", "ConfigMap")
+            .unwrap()
+            .collect::<Vec<_>>()
+            .concat();
         assert!(list.items.iter().all(|o| o.has_protobuf()));
         let made: Vec<Bytes> = list
             .items
@@ -166,7 +194,13 @@ mod tests {
             .map(|o| o.protobuf(|_| panic!("made twice")).unwrap())
             .collect();
         assert!(made.iter().all(|b| !b.is_empty()));
-        assert_eq!(encode(&list, "v1", "ConfigMap").unwrap().concat(), first);
+        assert_eq!(
+            encode(&list, "v1", "ConfigMap")
+                .unwrap()
+                .collect::<Vec<_>>()
+                .concat(),
+            first
+        );
     }
 
     #[test]
