@@ -7,6 +7,7 @@ pub mod duplicates;
 pub mod health;
 pub mod negotiate;
 pub mod protobuf;
+pub mod protobuf_list;
 pub mod request_info;
 pub mod resource;
 pub mod scale;

@@ -267,7 +267,23 @@ async fn answer(resp: Response, want: bool, api_version: &str, kind: &str) -> Re
     if !want || !is_json(resp.headers()) {
         return resp;
     }
+    // A list from the watch cache: written from the cached objects' messages.
+    let cached = resp
+        .extensions()
+        .get::<Arc<super::protobuf_list::CachedList>>()
+        .cloned();
     let (mut parts, body) = resp.into_parts();
+    if let Some(chunks) = cached.and_then(|l| super::protobuf_list::encode(&l, api_version, kind)) {
+        parts
+            .extensions
+            .remove::<Arc<super::protobuf_list::CachedList>>();
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE));
+        parts.headers.remove(header::CONTENT_LENGTH);
+        let stream = futures::stream::iter(chunks.map(Ok::<_, std::convert::Infallible>));
+        return Response::from_parts(parts, Body::from_stream(stream));
+    }
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return ApiError::internal("reading the answer failed").into_response();
     };

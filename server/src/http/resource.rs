@@ -414,7 +414,7 @@ fn list_response(
         }
         list.items = raw
             .iter()
-            .filter_map(|b| serde_json::from_slice(b).ok())
+            .filter_map(|b| serde_json::from_slice(&b.json).ok())
             .collect();
     }
     let value = match output {
@@ -442,7 +442,13 @@ fn list_response(
 /// A JSON list written from the objects' stored bytes (no parse, no
 /// re-encode), streamed in chunks of ≈ 64 KiB: a list of 10,000 objects never
 /// exists as one 14 MB buffer (which the allocator would keep afterwards).
-fn raw_list_response(r: &ApiResource, meta: &Value, raw: Vec<bytes::Bytes>) -> Response {
+/// The cached objects ride along as an extension: a protobuf answer is
+/// written from them (`protobuf_list`), not from the JSON.
+fn raw_list_response(
+    r: &ApiResource,
+    meta: &Value,
+    raw: Vec<std::sync::Arc<crate::watch::cache::CachedObject>>,
+) -> Response {
     let head = format!(
         r#"{{"kind":{},"apiVersion":{},"metadata":{},"items":["#,
         Value::String(format!("{}List", r.kind)),
@@ -451,7 +457,11 @@ fn raw_list_response(r: &ApiResource, meta: &Value, raw: Vec<bytes::Bytes>) -> R
     );
     let chunks = ListChunks {
         head: Some(head.into_bytes()),
-        items: raw.into_iter(),
+        items: raw
+            .iter()
+            .map(|o| o.json.clone())
+            .collect::<Vec<_>>()
+            .into_iter(),
         first: true,
         done: false,
     };
@@ -459,6 +469,11 @@ fn raw_list_response(r: &ApiResource, meta: &Value, raw: Vec<bytes::Bytes>) -> R
         chunks.map(Ok::<_, std::convert::Infallible>),
     ));
     let mut resp = (StatusCode::OK, body).into_response();
+    resp.extensions_mut()
+        .insert(std::sync::Arc::new(super::protobuf_list::CachedList {
+            meta: meta.clone(),
+            items: raw,
+        }));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -31,9 +31,10 @@ pub struct ObjectList {
     pub resource_version: u64,
     /// A token for the next page, if there is one.
     pub continue_token: Option<String>,
-    /// The objects as JSON bytes instead of `items`, when the list came from
-    /// the watch cache: JSON output concatenates them without a parse.
-    pub raw_items: Option<Vec<bytes::Bytes>>,
+    /// The cached objects (JSON bytes, and a protobuf cell) instead of
+    /// `items`, when the list came from the watch cache: JSON output
+    /// concatenates them without a parse, protobuf output their messages.
+    pub raw_items: Option<Vec<std::sync::Arc<crate::watch::cache::CachedObject>>>,
 }
 
 /// The result of a write.

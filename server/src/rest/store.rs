@@ -1146,7 +1146,7 @@ impl<K: Resource> TypedStore<K> {
             objects
                 .into_iter()
                 .filter(|b| {
-                    serde_json::from_slice::<Value>(b).is_ok_and(|o| Self::matches(opts, &o))
+                    serde_json::from_slice::<Value>(&b.json).is_ok_and(|o| Self::matches(opts, &o))
                 })
                 .collect()
         };

@@ -9,7 +9,7 @@
 //! or grows memory.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -81,10 +81,48 @@ fn event_line_sized(type_: &str, object: &Value, size_hint: usize) -> Bytes {
     Bytes::from(line)
 }
 
+/// One cached object version: its JSON (shared with its event line) and,
+/// once a protobuf client has asked for it, its protobuf message bytes (the
+/// kind's message, without the `runtime.Unknown` envelope), made at most once
+/// per version. JSON-only users pay an empty cell.
+#[derive(Debug, Default)]
+pub struct CachedObject {
+    /// The object's JSON, its resourceVersion set.
+    pub json: Bytes,
+    proto: OnceLock<Bytes>,
+}
+
+impl CachedObject {
+    /// A cached object of these JSON bytes.
+    pub fn new(json: Bytes) -> Arc<CachedObject> {
+        Arc::new(CachedObject {
+            json,
+            proto: OnceLock::new(),
+        })
+    }
+
+    /// The object's protobuf message, made by `make` from the JSON the first
+    /// time (sized exactly); `None` if it cannot be made (then not kept).
+    pub fn protobuf(&self, make: impl FnOnce(&[u8]) -> Option<Vec<u8>>) -> Option<Bytes> {
+        if let Some(b) = self.proto.get() {
+            return Some(b.clone());
+        }
+        let mut v = make(&self.json)?;
+        v.shrink_to_fit();
+        // Two requests may both make it the first time; one value is kept.
+        Some(self.proto.get_or_init(|| Bytes::from(v)).clone())
+    }
+
+    /// Whether the protobuf form has been made.
+    pub fn has_protobuf(&self) -> bool {
+        self.proto.get().is_some()
+    }
+}
+
 struct State {
     /// Current objects by key, as JSON with their resourceVersion set (bytes,
     /// not parsed values: a third of the memory).
-    objects: BTreeMap<String, Bytes>,
+    objects: BTreeMap<String, Arc<CachedObject>>,
     /// Recent events, oldest first; it covers every change after `window_start`.
     window: VecDeque<Arc<CachedEvent>>,
     window_start: Rev,
@@ -140,7 +178,7 @@ impl WatchCache {
         for kv in list.items {
             if let Ok(v) = decode_stored(&kv, kv.mod_rev) {
                 let json = encode(&v, kv.value.len());
-                objects.insert(kv.key, json);
+                objects.insert(kv.key, CachedObject::new(json));
             }
         }
         // The watch covers the store's whole root, not just the prefix: every
@@ -214,7 +252,7 @@ impl WatchCache {
         let prev = s
             .objects
             .get(&key)
-            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            .and_then(|b| serde_json::from_slice::<Value>(&b.json).ok())
             .map(Arc::new);
         let (type_, object, line) = match &ev {
             Event::Put { kv } => {
@@ -227,7 +265,7 @@ impl WatchCache {
                 // The cached object is the line's object part: one
                 // allocation for both.
                 let json = line.slice(object_start(type_)..line.len() - 2);
-                s.objects.insert(key.clone(), json);
+                s.objects.insert(key.clone(), CachedObject::new(json));
                 (type_, Arc::new(obj), line)
             }
             Event::Delete { prev: last, rev } => {
@@ -282,7 +320,7 @@ impl WatchCache {
     }
 
     /// The current objects under `prefix` (as JSON) and the revision they are at.
-    pub fn snapshot(&self, prefix: &str) -> Result<(Vec<Bytes>, Rev), ApiError> {
+    pub fn snapshot(&self, prefix: &str) -> Result<(Vec<Arc<CachedObject>>, Rev), ApiError> {
         let s = self
             .state
             .read()
@@ -297,7 +335,7 @@ impl WatchCache {
     }
 
     /// One object (as JSON) and the revision the cache is at.
-    pub fn get(&self, key: &str) -> Result<(Option<Bytes>, Rev), ApiError> {
+    pub fn get(&self, key: &str) -> Result<(Option<Arc<CachedObject>>, Rev), ApiError> {
         let s = self
             .state
             .read()
@@ -323,7 +361,7 @@ impl WatchCache {
                     .objects
                     .range(prefix.to_string()..)
                     .take_while(|(k, _)| k.starts_with(prefix))
-                    .map(|(_, v)| v.clone())
+                    .map(|(_, v)| v.json.clone())
                     .collect();
                 Ok(Start::Snapshot {
                     objects,
@@ -443,9 +481,9 @@ mod tests {
         let line = next(&mut w).await.line.unwrap();
         let (objects, _) = cache.snapshot(P).unwrap();
         let line_obj: Value = serde_json::from_slice(&line).unwrap();
-        let cached: Value = serde_json::from_slice(&objects[0]).unwrap();
+        let cached: Value = serde_json::from_slice(&objects[0].json).unwrap();
         assert_eq!(line_obj["object"], cached);
-        let start = objects[0].as_ptr() as usize - line.as_ptr() as usize;
+        let start = objects[0].json.as_ptr() as usize - line.as_ptr() as usize;
         assert_eq!(start, object_start("ADDED"));
     }
 

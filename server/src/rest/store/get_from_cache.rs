@@ -36,7 +36,7 @@ impl<K: Resource> TypedStore<K> {
         let Some(bytes) = bytes else {
             return Err(ApiError::not_found(self.target(name)));
         };
-        let mut v: Value = serde_json::from_slice(&bytes)
+        let mut v: Value = serde_json::from_slice(&bytes.json)
             .map_err(|e| ApiError::internal(format!("cached object {name} is not JSON: {e}")))?;
         rewrite_api_version(&mut v, &self.resource().api_version());
         self.strategy.prepare_for_read(&mut v);
