@@ -58,20 +58,12 @@ impl Strategy for Definitions {
         _old: Option<&Value>,
         _field_validation: FieldValidation,
     ) -> Result<Vec<String>, ApiError> {
-        let errs = validation::validate_definition(obj);
-        if errs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        Err(ApiError::invalid(
+        crate::rest::strategy::invalid_unless_empty(
             "CustomResourceDefinition",
             "apiextensions.k8s.io",
-            name,
-            errs,
-        ))
+            obj,
+            validation::validate_definition(obj),
+        )
     }
 
     async fn after_delete(&self, name: &str, storage: &dyn Storage) -> Result<(), ApiError> {

@@ -9,7 +9,7 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use super::options::FieldValidation;
-use super::strategy::Strategy;
+use super::strategy::{Strategy, invalid_unless_empty};
 use crate::error::{ApiError, FieldError};
 
 const KEY_FORMAT_ERROR: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
@@ -85,17 +85,6 @@ fn immutable_errors(obj: &Value, old: &Value, fields: &[&str], errors: &mut Vec<
     }
 }
 
-fn result(kind: &str, obj: &Value, errors: Vec<FieldError>) -> Result<Vec<String>, ApiError> {
-    if errors.is_empty() {
-        return Ok(Vec::new());
-    }
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    Err(ApiError::invalid(kind, "", name, errors))
-}
-
 /// ConfigMaps.
 pub struct ConfigMaps;
 
@@ -117,7 +106,7 @@ impl Strategy for ConfigMaps {
         if let Some(old) = old {
             immutable_errors(obj, old, &["data", "binaryData"], &mut errors);
         }
-        result("ConfigMap", obj, errors)
+        invalid_unless_empty("ConfigMap", "", obj, errors)
     }
 }
 
@@ -187,7 +176,7 @@ impl Strategy for Secrets {
         if let Some(old) = old {
             immutable_errors(obj, old, &["data"], &mut errors);
         }
-        result("Secret", obj, errors)
+        invalid_unless_empty("Secret", "", obj, errors)
     }
 }
 

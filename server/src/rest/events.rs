@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::options::FieldValidation;
-use super::strategy::Strategy;
+use super::strategy::{Strategy, invalid_unless_empty};
 use crate::error::{ApiError, FieldError};
 
 /// Events.
@@ -67,16 +67,7 @@ impl Strategy for Events {
         _old: Option<&Value>,
         _field_validation: FieldValidation,
     ) -> Result<Vec<String>, ApiError> {
-        let errors = event_errors(obj);
-        if errors.is_empty() {
-            return Ok(Vec::new());
-        }
-        Err(ApiError::invalid(
-            "Event",
-            "",
-            text(obj, "/metadata/name"),
-            errors,
-        ))
+        invalid_unless_empty("Event", "", obj, event_errors(obj))
     }
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::options::FieldValidation;
-use super::strategy::Strategy;
+use super::strategy::{Strategy, invalid_unless_empty};
 use crate::error::{ApiError, FieldError};
 
 /// Leases.
@@ -59,19 +59,7 @@ impl Strategy for Leases {
         _field_validation: FieldValidation,
     ) -> Result<Vec<String>, ApiError> {
         let errors = obj.get("spec").map(spec_errors).unwrap_or_default();
-        if errors.is_empty() {
-            return Ok(Vec::new());
-        }
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        Err(ApiError::invalid(
-            "Lease",
-            "coordination.k8s.io",
-            name,
-            errors,
-        ))
+        invalid_unless_empty("Lease", "coordination.k8s.io", obj, errors)
     }
 }
 

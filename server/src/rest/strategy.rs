@@ -161,6 +161,25 @@ impl Strategy for Namespaces {
     }
 }
 
+/// What `Strategy::validate_object` answers for an object and the failures
+/// found in it: no warnings when there are none, else 422 Invalid naming the
+/// object's kind and `metadata.name`, with one cause per failure.
+pub fn invalid_unless_empty(
+    kind: &str,
+    group: &str,
+    obj: &Value,
+    errors: Vec<crate::error::FieldError>,
+) -> Result<Vec<String>, ApiError> {
+    if errors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    Err(ApiError::invalid(kind, group, name, errors))
+}
+
 /// The strategy of a resource.
 pub fn for_resource(
     r: &ApiResource,

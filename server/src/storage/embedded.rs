@@ -25,6 +25,24 @@ const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
+/// The store's current revision, as `META` records it (1 in a new store).
+fn meta_rev(meta: &impl ReadableTable<&'static str, u64>) -> Result<Rev, StorageError> {
+    Ok(meta
+        .get("rev")
+        .map_err(internal)?
+        .map(|v| v.value())
+        .unwrap_or(1))
+}
+
+/// The revision the event log is compacted up to, as `META` records it.
+fn meta_compacted(meta: &impl ReadableTable<&'static str, u64>) -> Result<Rev, StorageError> {
+    Ok(meta
+        .get("compacted")
+        .map_err(internal)?
+        .map(|v| v.value())
+        .unwrap_or(0))
+}
+
 /// How many writes one commit gathers at most.
 const MAX_BATCH: usize = 512;
 /// redb's page cache (read cache and write buffer together). redb's default
@@ -233,16 +251,8 @@ impl EmbeddedStore {
                 let _ = txn.open_table(OBJECTS).map_err(internal)?;
                 let _ = txn.open_table(EVENTS).map_err(internal)?;
                 let meta = txn.open_table(META).map_err(internal)?;
-                let rev = meta
-                    .get("rev")
-                    .map_err(internal)?
-                    .map(|v| v.value())
-                    .unwrap_or(1);
-                let compacted = meta
-                    .get("compacted")
-                    .map_err(internal)?
-                    .map(|v| v.value())
-                    .unwrap_or(0);
+                let rev = meta_rev(&meta)?;
+                let compacted = meta_compacted(&meta)?;
                 (rev, compacted)
             };
             txn.commit().map_err(internal)?;
@@ -286,16 +296,8 @@ impl EmbeddedStore {
         let txn = db.begin_write().map_err(internal)?;
         let compacted = {
             let mut meta = txn.open_table(META).map_err(internal)?;
-            let current = meta
-                .get("rev")
-                .map_err(internal)?
-                .map(|v| v.value())
-                .unwrap_or(1);
-            let old = meta
-                .get("compacted")
-                .map_err(internal)?
-                .map(|v| v.value())
-                .unwrap_or(0);
+            let current = meta_rev(&meta)?;
+            let old = meta_compacted(&meta)?;
             let target = rev.min(current);
             if target <= old {
                 return Ok(old);
@@ -327,11 +329,7 @@ impl EmbeddedStore {
         let txn = self.db.begin_read().map_err(internal)?;
         // Read the revision inside the snapshot: the writer stores it in the same commit.
         let meta = txn.open_table(META).map_err(internal)?;
-        let rev = meta
-            .get("rev")
-            .map_err(internal)?
-            .map(|v| v.value())
-            .unwrap_or(1);
+        let rev = meta_rev(&meta)?;
         let table = txn.open_table(OBJECTS).map_err(internal)?;
         let start = match start_after {
             Some(s) if s >= prefix => format!("{s}\0"),
@@ -367,11 +365,8 @@ impl EmbeddedStore {
     ) -> Result<ListResult, StorageError> {
         let txn = self.db.begin_read().map_err(internal)?;
         let meta = txn.open_table(META).map_err(internal)?;
-        let get = |k: &str| -> Result<Option<u64>, StorageError> {
-            Ok(meta.get(k).map_err(internal)?.map(|v| v.value()))
-        };
-        let rev = get("rev")?.unwrap_or(1);
-        let compacted = get("compacted")?.unwrap_or(0);
+        let rev = meta_rev(&meta)?;
+        let compacted = meta_compacted(&meta)?;
         if at < compacted {
             return Err(StorageError::Compacted {
                 requested: at,
@@ -459,18 +454,10 @@ impl EmbeddedStore {
     fn read_history(&self, prefix: &str, after: Rev) -> Result<(Vec<Event>, Rev), StorageError> {
         let txn = self.db.begin_read().map_err(internal)?;
         let meta = txn.open_table(META).map_err(internal)?;
-        let rev = meta
-            .get("rev")
-            .map_err(internal)?
-            .map(|v| v.value())
-            .unwrap_or(1);
+        let rev = meta_rev(&meta)?;
         // Checked in the same snapshot as the log is read, so a compaction
         // running meanwhile cannot leave a gap.
-        let compacted = meta
-            .get("compacted")
-            .map_err(internal)?
-            .map(|v| v.value())
-            .unwrap_or(0);
+        let compacted = meta_compacted(&meta)?;
         if after < compacted {
             return Err(StorageError::Compacted {
                 requested: after,
