@@ -155,9 +155,9 @@ pub fn decode_config_map_list(body: &[u8], enc: Encoding) -> Result<ConfigMapLis
 pub fn next_watch_frame(buf: &mut Vec<u8>, enc: Encoding) -> Option<Vec<u8>> {
     match enc {
         Encoding::Json => loop {
-            let nl = buf.iter().position(|b| *b == b'\n')?;
-            let mut line: Vec<u8> = buf.drain(..=nl).collect();
-            line.pop();
+            let nl = memchr::memchr(b'\n', buf)?;
+            let line = buf[..nl].to_vec();
+            buf.drain(..=nl);
             if !line.iter().all(u8::is_ascii_whitespace) {
                 return Some(line);
             }
@@ -179,21 +179,31 @@ pub fn next_watch_frame(buf: &mut Vec<u8>, enc: Encoding) -> Option<Vec<u8>> {
 pub fn decode_watch_event(frame: &[u8], enc: Encoding) -> Result<(String, ConfigMap), String> {
     let (type_, cm) = match enc {
         Encoding::Json => {
+            // One pass straight into the typed event; an ERROR event (a
+            // Status, not a ConfigMap) is reported from its generic form.
             #[derive(serde::Deserialize)]
             struct Event {
                 #[serde(rename = "type")]
                 type_: String,
-                object: serde_json::Value,
+                object: ConfigMap,
             }
-            let ev: Event =
-                serde_json::from_slice(frame).map_err(|e| format!("watch event JSON: {e}"))?;
-            if ev.type_ == "ERROR" {
-                return Err(format!("watch ERROR event: {}", ev.object));
+            match serde_json::from_slice::<Event>(frame) {
+                Ok(ev) if ev.type_ != "ERROR" => {
+                    check_type(&ev.object.api_version, &ev.object.kind, "ConfigMap")?;
+                    (ev.type_, ev.object)
+                }
+                typed => {
+                    let generic: serde_json::Value = serde_json::from_slice(frame)
+                        .map_err(|e| format!("watch event JSON: {e}"))?;
+                    if generic["type"] == "ERROR" {
+                        return Err(format!("watch ERROR event: {}", generic["object"]));
+                    }
+                    return Err(match typed {
+                        Err(e) => format!("watch event object: {e}"),
+                        Ok(_) => format!("watch event: {generic}"),
+                    });
+                }
             }
-            let cm: ConfigMap = serde_json::from_value(ev.object)
-                .map_err(|e| format!("watch event object: {e}"))?;
-            check_type(&cm.api_version, &cm.kind, "ConfigMap")?;
-            (ev.type_, cm)
         }
         Encoding::Protobuf => {
             let (type_, raw) =

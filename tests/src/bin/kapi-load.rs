@@ -6,7 +6,7 @@
 //! ```text
 //! kapi-load --url http://127.0.0.1:8080 --pid 1234 preload --count 10000
 //! kapi-load --url … --pid … create|get|list --concurrency 64 --duration 15
-//! kapi-load --url … --pid … watch --watchers 1000 --events 100
+//! kapi-load --url … --pid … watch --watchers 1000 --events 100 [--interval-ms 20]
 //! kapi-load --url … --pid … apply-noop|apply-changed --concurrency 64 --duration 15
 //! kapi-load … --encoding protobuf get|list|create|watch|apply-…
 //! ```
@@ -38,6 +38,10 @@ struct Args {
     count: usize,
     watchers: usize,
     events: usize,
+    /// Pause between the watch scenario's creates (0: back to back).
+    interval: Duration,
+    /// Runtime threads (0: tokio's default).
+    threads: usize,
     encoding: Encoding,
 }
 
@@ -51,6 +55,8 @@ fn parse_args() -> Result<Args, String> {
         count: 10_000,
         watchers: 100,
         events: 100,
+        interval: Duration::ZERO,
+        threads: 0,
         encoding: Encoding::Json,
     };
     let mut it = std::env::args().skip(1);
@@ -68,13 +74,19 @@ fn parse_args() -> Result<Args, String> {
             "--count" => a.count = val()?.parse().map_err(|e| format!("{e}"))?,
             "--watchers" => a.watchers = val()?.parse().map_err(|e| format!("{e}"))?,
             "--events" => a.events = val()?.parse().map_err(|e| format!("{e}"))?,
+            "--interval-ms" => {
+                a.interval = Duration::from_micros(
+                    (val()?.parse::<f64>().map_err(|e| format!("{e}"))? * 1000.0) as u64,
+                )
+            }
+            "--threads" => a.threads = val()?.parse().map_err(|e| format!("{e}"))?,
             "--encoding" => a.encoding = Encoding::parse(&val()?)?,
             s if !s.starts_with('-') && a.scenario.is_empty() => a.scenario = s.to_string(),
             s => return Err(format!("unknown argument {s}")),
         }
     }
     if a.scenario.is_empty() {
-        return Err("usage: kapi-load [--url U] [--pid P]… preload|create|get|list|watch|apply-noop|apply-changed [--encoding json|protobuf] [--concurrency C] [--duration S] [--count N] [--watchers N] [--events N]".into());
+        return Err("usage: kapi-load [--url U] [--pid P]… preload|create|get|list|watch|apply-noop|apply-changed [--encoding json|protobuf] [--concurrency C] [--duration S] [--count N] [--watchers N] [--events N] [--interval-ms MS] [--threads N]".into());
     }
     Ok(a)
 }
@@ -161,14 +173,21 @@ impl Conn {
         Ok((status, len, chunked))
     }
 
-    /// The next chunk of a chunked body (empty at its end).
+    /// The next chunk of a chunked body (empty at its end), appended to `out`.
     async fn chunk(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
-        let mut line = String::new();
-        if self.r.read_line(&mut line).await? == 0 {
+        let mut line = Vec::with_capacity(16);
+        if self.r.read_until(b'\n', &mut line).await? == 0 {
             return Ok(0);
         }
-        let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
-            .map_err(|e| io::Error::other(format!("chunk size {line:?}: {e}")))?;
+        let hex = line
+            .split(|b| *b == b';' || *b == b'\r' || *b == b'\n')
+            .next();
+        let size = hex
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| usize::from_str_radix(h.trim(), 16).ok())
+            .ok_or_else(|| {
+                io::Error::other(format!("chunk size {:?}", String::from_utf8_lossy(&line)))
+            })?;
         let start = out.len();
         out.resize(start + size, 0);
         self.r.read_exact(&mut out[start..]).await?;
@@ -652,6 +671,9 @@ async fn watch(a: &Args) -> io::Result<()> {
     let client0 = cpu_seconds(&me);
     let mut sent = Vec::new();
     for i in 0..a.events {
+        if i > 0 && !a.interval.is_zero() {
+            tokio::time::sleep(a.interval).await;
+        }
         sent.push(epoch.elapsed().as_micros() as u64);
         let (body, ct) = configmap(&format!("{run}-{i}"), enc);
         let r = c
@@ -705,8 +727,7 @@ async fn watch(a: &Args) -> io::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let a = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -714,6 +735,29 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    // `--threads 1`: one thread for the whole generator (it then leaves more
+    // of a shared machine to the server); default: tokio's, one per core.
+    let rt = if a.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if a.threads > 1 {
+            b.worker_threads(a.threads);
+        }
+        b.enable_all().build()
+    };
+    match rt {
+        Ok(rt) => rt.block_on(run(a)),
+        Err(e) => {
+            eprintln!("kapi-load: runtime: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn run(a: Args) {
     let result = async {
         ensure_namespace(&a.url).await?;
         if a.encoding == Encoding::Protobuf
