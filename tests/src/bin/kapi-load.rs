@@ -9,6 +9,7 @@
 //! kapi-load --url … --pid … watch --watchers 1000 --events 100 [--interval-ms 20]
 //! kapi-load --url … --pid … apply-noop|apply-changed --concurrency 64 --duration 15
 //! kapi-load … --encoding protobuf get|list|create|watch|apply-…
+//! kapi-load --threads 1 …   (one runtime thread; default one per core)
 //! ```
 //!
 //! Every answer is decoded into the project's typed values (`ConfigMap`,
