@@ -170,6 +170,12 @@ struct ContinueToken {
 }
 
 /// Upstream's message for an expired continue token, with a fresh one offered.
+/// How long a consistent list on etcd waits for the watch cache to reach
+/// etcd's current revision before reading etcd instead: long enough for the
+/// events of writes under kapi's root to arrive, short because a revision
+/// moved by another writer of the same etcd is never seen.
+const ETCD_CACHE_CATCH_UP: Duration = Duration::from_millis(20);
+
 const INCONSISTENT_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. \
 You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. \
 Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk \
@@ -1109,9 +1115,15 @@ impl<K: Resource> TypedStore<K> {
 
     /// A whole (unpaginated) list from the watch cache, when the request
     /// allows it: `resourceVersion=0` or NotOlderThan a revision (any
-    /// backend), or a consistent read on a store whose revision the cache
-    /// can catch up with locally (the embedded store; on etcd without
-    /// progress requests a consistent read stays a quorum read, as upstream).
+    /// backend), or a consistent read once the cache has caught up with the
+    /// store's current revision. On the embedded store it always catches up
+    /// (every write moves the revision it watches). On etcd without progress
+    /// requests the cache learns of etcd's revisions only from writes under
+    /// kapi's root (its storage watch covers the root), not from other
+    /// writers of the same etcd. So a consistent read is served from it when
+    /// it reaches etcd's current revision within [`ETCD_CACHE_CATCH_UP`]
+    /// (then nothing newer can be missing); otherwise it stays a quorum read,
+    /// as upstream falls back.
     /// `None`: read storage.
     async fn list_from_cache(
         &self,
@@ -1125,12 +1137,25 @@ impl<K: Resource> TypedStore<K> {
             return Ok(None);
         }
         let min_rev = match opts.resource_version.as_deref() {
-            None | Some("") if self.storage.serves_consistent_reads_from_cache() => self
-                .storage
-                .current_rev()
-                .await
-                .map_err(|e| self.storage_error(e, ""))?,
-            None | Some("") => return Ok(None),
+            None | Some("") => {
+                // A quorum read of the store's revision, after the request began.
+                let current = self
+                    .storage
+                    .current_rev()
+                    .await
+                    .map_err(|e| self.storage_error(e, ""))?;
+                if !self.storage.serves_consistent_reads_from_cache()
+                    && self
+                        .watch_cache()
+                        .await?
+                        .wait_for(current, ETCD_CACHE_CATCH_UP)
+                        .await
+                        .is_err()
+                {
+                    return Ok(None);
+                }
+                current
+            }
             Some(v) => match v.parse::<Rev>() {
                 Ok(rv) => rv,
                 Err(_) => return Ok(None),
@@ -1195,10 +1220,12 @@ impl<K: Resource> TypedStore<K> {
                 // The initial state is at least as new as the storage's now
                 // where the cache can know it (every write under the root
                 // moves its revision); on etcd, whose revision other writers
-                // may move, at least as new as asked.
+                // may move, at least as new as asked, and as etcd's now if
+                // the cache gets there within ETCD_CACHE_CATCH_UP.
                 let at_least = if self.storage.serves_consistent_reads_from_cache() {
                     current.max(requested.unwrap_or(0))
                 } else {
+                    let _ = cache.wait_for(current, ETCD_CACHE_CATCH_UP).await;
                     requested.unwrap_or(0)
                 };
                 cache.wait_for(at_least, catch_up).await?;

@@ -12,7 +12,10 @@
 //! consistent reads from its watch cache when etcd supports watch progress
 //! requests (etcd ≥ 3.4.31 / 3.5.13); [`EtcdStore::progress_requests`] reports
 //! whether the server does, and without that support (Debian's 3.4.23) the
-//! quorum read is what upstream falls back to as well.
+//! quorum read is what upstream falls back to as well. kapi does not send
+//! progress requests; a consistent list is served from the watch cache only
+//! when the cache's revision already equals etcd's current one (read with a
+//! one-key quorum read), which needs no progress request to know.
 //!
 //! Every call is bounded by [`REQUEST_TIMEOUT`]; an unreachable etcd gives
 //! [`StorageError::Unavailable`] (503), and a watch whose stream breaks ends

@@ -161,6 +161,96 @@ fn two_kapis_share_one_etcd() {
     );
 }
 
+/// Consistent lists (no resourceVersion) through B on an etcd that A writes
+/// too: B answers from its watch cache only when the cache is at etcd's
+/// current revision, otherwise from etcd. Either way a list right after a
+/// write through A or B holds that write and is at least as new.
+#[test]
+fn consistent_lists_see_every_write_across_two_kapis() {
+    let etcd = EtcdProcess::start();
+    let url = etcd.url();
+    let args = ["--etcd-servers", url.as_str()];
+    let a = Server::start_args(&args);
+    let b = Server::start_args(&args);
+    let list_rv = |list: &Value| -> u64 {
+        list["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("list resourceVersion in {list}"))
+    };
+    // B's ConfigMap watch cache starts with this list.
+    let (status, list) = b.get(&format!("{CMS}?resourceVersion=0"));
+    assert_eq!(status, StatusCode::OK, "{list}");
+
+    for i in 0..20 {
+        let writer = if i % 2 == 0 { &a } else { &b };
+        let created = writer.create_configmap("default", &format!("c-{i}"), &[("i", "v")]);
+        let rv: u64 = rv_of(&created).parse().expect("numeric resourceVersion");
+        let (status, list) = b.get(CMS);
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert!(
+            list_rv(&list) >= rv,
+            "list at {} after a write at {rv}",
+            list_rv(&list)
+        );
+        let names: Vec<&str> = list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|o| o["metadata"]["name"].as_str())
+            .collect();
+        for j in 0..=i {
+            let want = format!("c-{j}");
+            assert!(
+                names.contains(&want.as_str()),
+                "{want} missing after write {i}: {names:?}"
+            );
+        }
+    }
+
+    // A write of another type (seen by the cache's watch of the root) and a
+    // write outside kapi's root (never seen by it: etcd's revision moves
+    // past the cache, so the list is read from etcd): each list is still at
+    // least as new as the write before it.
+    let (status, ns) = a.post(
+        "/api/v1/namespaces",
+        &json!({"metadata": {"name": "later"}}),
+    );
+    assert_eq!(status, StatusCode::CREATED, "{ns}");
+    let ns_rv: u64 = rv_of(&ns).parse().expect("numeric resourceVersion");
+    let foreign_rv = etcd_put(&url, "/elsewhere/key", "not kapi's");
+    assert!(foreign_rv > ns_rv);
+    for after in [ns_rv, foreign_rv] {
+        let (status, list) = b.get(CMS);
+        assert_eq!(status, StatusCode::OK, "{list}");
+        assert!(
+            list_rv(&list) >= after,
+            "list at {} after a write at {after}",
+            list_rv(&list)
+        );
+        assert_eq!(list["items"].as_array().map(Vec::len), Some(20), "{list}");
+    }
+}
+
+/// Writes `key` in the etcd at `url` directly; returns its revision.
+fn etcd_put(url: &str, key: &str, value: &str) -> u64 {
+    use kapi_server::storage::Storage;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = kapi_server::storage::etcd::EtcdStore::connect(&[url.to_string()], "/")
+            .await
+            .expect("connect to etcd");
+        store
+            .create(key, value.to_string().into_bytes().into())
+            .await
+            .expect("write to etcd")
+            .mod_rev
+    })
+}
+
 /// The keys under `prefix` in the etcd at `url`, read directly.
 fn etcd_keys(url: &str, prefix: &str) -> Vec<String> {
     use kapi_server::storage::Storage;
