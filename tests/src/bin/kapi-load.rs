@@ -671,6 +671,7 @@ async fn watch(a: &Args) -> io::Result<()> {
     let cpu0 = cpu_seconds(&a.pids);
     let client0 = cpu_seconds(&me);
     let mut sent = Vec::new();
+    let mut created = Vec::new();
     for i in 0..a.events {
         if i > 0 && !a.interval.is_zero() {
             tokio::time::sleep(a.interval).await;
@@ -687,9 +688,11 @@ async fn watch(a: &Args) -> io::Result<()> {
         if r.status != 201 {
             return Err(io::Error::other(format!("create: {}", r.status)));
         }
+        created.push(epoch.elapsed().as_micros() as u64);
     }
     let mut lat = Vec::new();
     let mut slowest = vec![0u64; a.events];
+    let mut fastest = vec![u64::MAX; a.events];
     let mut received = 0usize;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     for t in tasks {
@@ -703,6 +706,7 @@ async fn watch(a: &Args) -> io::Result<()> {
                 let d = at.saturating_sub(*s);
                 lat.push(d);
                 slowest[i] = slowest[i].max(d);
+                fastest[i] = fastest[i].min(d);
             }
         }
     }
@@ -710,9 +714,14 @@ async fn watch(a: &Args) -> io::Result<()> {
     let client = cpu_seconds(&me) - client0;
     lat.sort_unstable();
     slowest.sort_unstable();
+    fastest.retain(|f| *f != u64::MAX);
+    fastest.sort_unstable();
+    // The create's answer, from its send: how long the write itself took.
+    let mut create_rtt: Vec<u64> = created.iter().zip(&sent).map(|(c, s)| c - s).collect();
+    create_rtt.sort_unstable();
     let (rss, hwm) = rss_mib(&a.pids);
     println!(
-        "watch [{}]: watchers={} open={open} events={} delivered={received}/{} ({:.2}%) undecodable={} p50={:.2}ms p99={:.2}ms slowest-watcher p50={:.2}ms p99={:.2}ms server_cpu={cpu:.2}s cpu/event/watcher={:.1}µs client_cpu={client:.2}s rss={rss:.1}MiB peak={hwm:.1}MiB",
+        "watch [{}]: watchers={} open={open} events={} delivered={received}/{} ({:.2}%) undecodable={} p50={:.2}ms p99={:.2}ms slowest-watcher p50={:.2}ms p99={:.2}ms first-watcher p50={:.2}ms p99={:.2}ms create p50={:.2}ms p99={:.2}ms server_cpu={cpu:.2}s cpu/event/watcher={:.1}µs client_cpu={client:.2}s rss={rss:.1}MiB peak={hwm:.1}MiB",
         enc.name(),
         a.watchers,
         a.events,
@@ -723,6 +732,10 @@ async fn watch(a: &Args) -> io::Result<()> {
         pct(&lat, 0.99),
         pct(&slowest, 0.5),
         pct(&slowest, 0.99),
+        pct(&fastest, 0.5),
+        pct(&fastest, 0.99),
+        pct(&create_rtt, 0.5),
+        pct(&create_rtt, 0.99),
         cpu * 1e6 / received.max(1) as f64,
     );
     Ok(())
