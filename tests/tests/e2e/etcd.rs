@@ -232,9 +232,12 @@ fn consistent_lists_see_every_write_across_two_kapis() {
     }
 }
 
-/// Writes `key` in the etcd at `url` directly; returns its revision.
-fn etcd_put(url: &str, key: &str, value: &str) -> u64 {
-    use kapi_server::storage::Storage;
+/// Runs `f` on a store of the etcd at `url` with no key prefix (to read and
+/// write it directly, beside kapi).
+fn on_etcd_directly<T>(
+    url: &str,
+    f: impl AsyncFnOnce(&kapi_server::storage::etcd::EtcdStore) -> T,
+) -> T {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -243,6 +246,14 @@ fn etcd_put(url: &str, key: &str, value: &str) -> u64 {
         let store = kapi_server::storage::etcd::EtcdStore::connect(&[url.to_string()], "/")
             .await
             .expect("connect to etcd");
+        f(&store).await
+    })
+}
+
+/// Writes `key` in the etcd at `url` directly; returns its revision.
+fn etcd_put(url: &str, key: &str, value: &str) -> u64 {
+    use kapi_server::storage::Storage;
+    on_etcd_directly(url, async |store| {
         store
             .create(key, value.to_string().into_bytes().into())
             .await
@@ -254,14 +265,7 @@ fn etcd_put(url: &str, key: &str, value: &str) -> u64 {
 /// The keys under `prefix` in the etcd at `url`, read directly.
 fn etcd_keys(url: &str, prefix: &str) -> Vec<String> {
     use kapi_server::storage::Storage;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let store = kapi_server::storage::etcd::EtcdStore::connect(&[url.to_string()], "/")
-            .await
-            .expect("connect to etcd");
+    on_etcd_directly(url, async |store| {
         store
             .list(prefix, None, 0)
             .await
