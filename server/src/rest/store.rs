@@ -169,13 +169,13 @@ struct ContinueToken {
     start: String,
 }
 
-/// Upstream's message for an expired continue token, with a fresh one offered.
 /// How long a consistent list on etcd waits for the watch cache to reach
 /// etcd's current revision before reading etcd instead: long enough for the
 /// events of writes under kapi's root to arrive, short because a revision
 /// moved by another writer of the same etcd is never seen.
 const ETCD_CACHE_CATCH_UP: Duration = Duration::from_millis(20);
 
+/// Upstream's message for an expired continue token, with a fresh one offered.
 const INCONSISTENT_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. \
 You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. \
 Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk \

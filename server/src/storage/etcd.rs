@@ -14,8 +14,9 @@
 //! whether the server does, and without that support (Debian's 3.4.23) the
 //! quorum read is what upstream falls back to as well. kapi does not send
 //! progress requests; a consistent list is served from the watch cache only
-//! when the cache's revision already equals etcd's current one (read with a
-//! one-key quorum read), which needs no progress request to know.
+//! when the cache, which watches kapi's whole root, reaches etcd's current
+//! revision (read with a one-key quorum read) within 20 ms, which needs no
+//! progress request to know.
 //!
 //! Every call is bounded by [`REQUEST_TIMEOUT`]; an unreachable etcd gives
 //! [`StorageError::Unavailable`] (503), and a watch whose stream breaks ends
