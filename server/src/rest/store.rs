@@ -170,9 +170,11 @@ struct ContinueToken {
 }
 
 /// How long a consistent list on etcd waits for the watch cache to reach
-/// etcd's current revision before reading etcd instead: long enough for the
-/// events of writes under kapi's root to arrive, short because a revision
-/// moved by another writer of the same etcd is never seen.
+/// etcd's current revision from the changes it watches: long enough for the
+/// events of writes under kapi's root to arrive. A revision moved by another
+/// writer of the same etcd is seen only through a progress report (then the
+/// wait goes on, asking for one) or not at all (etcd before 3.4.31 / 3.5.13:
+/// the list reads etcd instead).
 const ETCD_CACHE_CATCH_UP: Duration = Duration::from_millis(20);
 
 /// Upstream's message for an expired continue token, with a fresh one offered.
@@ -1117,13 +1119,14 @@ impl<K: Resource> TypedStore<K> {
     /// allows it: `resourceVersion=0` or NotOlderThan a revision (any
     /// backend), or a consistent read once the cache has caught up with the
     /// store's current revision. On the embedded store it always catches up
-    /// (every write moves the revision it watches). On etcd without progress
-    /// requests the cache learns of etcd's revisions only from writes under
-    /// kapi's root (its storage watch covers the root), not from other
-    /// writers of the same etcd. So a consistent read is served from it when
-    /// it reaches etcd's current revision within [`ETCD_CACHE_CATCH_UP`]
-    /// (then nothing newer can be missing); otherwise it stays a quorum read,
-    /// as upstream falls back.
+    /// (every write moves the revision it watches). On etcd the cache learns
+    /// of etcd's revisions from writes under kapi's root (its storage watch
+    /// covers the root) within [`ETCD_CACHE_CATCH_UP`], and of other writers'
+    /// revisions only from progress reports, where etcd has reliable ones
+    /// (3.4.31+, 3.5.13+; `WatchCache::catch_up` asks for them). A
+    /// consistent read is served from the cache once it reaches etcd's
+    /// current revision (then nothing newer can be missing); otherwise it
+    /// stays a quorum read, as upstream falls back.
     /// `None`: read storage.
     async fn list_from_cache(
         &self,
@@ -1145,12 +1148,11 @@ impl<K: Resource> TypedStore<K> {
                     .await
                     .map_err(|e| self.storage_error(e, ""))?;
                 if !self.storage.serves_consistent_reads_from_cache()
-                    && self
+                    && !self
                         .watch_cache()
                         .await?
-                        .wait_for(current, ETCD_CACHE_CATCH_UP)
+                        .catch_up(current, ETCD_CACHE_CATCH_UP)
                         .await
-                        .is_err()
                 {
                     return Ok(None);
                 }
@@ -1221,11 +1223,12 @@ impl<K: Resource> TypedStore<K> {
                 // where the cache can know it (every write under the root
                 // moves its revision); on etcd, whose revision other writers
                 // may move, at least as new as asked, and as etcd's now if
-                // the cache gets there within ETCD_CACHE_CATCH_UP.
-                let at_least = if self.storage.serves_consistent_reads_from_cache() {
+                // the cache gets there (`WatchCache::catch_up`).
+                let at_least = if self.storage.serves_consistent_reads_from_cache()
+                    || cache.catch_up(current, ETCD_CACHE_CATCH_UP).await
+                {
                     current.max(requested.unwrap_or(0))
                 } else {
-                    let _ = cache.wait_for(current, ETCD_CACHE_CATCH_UP).await;
                     requested.unwrap_or(0)
                 };
                 cache.wait_for(at_least, catch_up).await?;

@@ -11,12 +11,15 @@
 //! Reads are etcd's default linearizable (quorum) range reads. Upstream serves
 //! consistent reads from its watch cache when etcd supports watch progress
 //! requests (etcd ≥ 3.4.31 / 3.5.13); [`EtcdStore::progress_requests`] reports
-//! whether the server does, and without that support (Debian's 3.4.23) the
-//! quorum read is what upstream falls back to as well. kapi does not send
-//! progress requests; a consistent list is served from the watch cache only
-//! when the cache, which watches kapi's whole root, reaches etcd's current
-//! revision (read with a one-key quorum read) within 20 ms, which needs no
-//! progress request to know.
+//! whether the server does (from its version, at the first health check).
+//! Where it does, [`Storage::watch_with_progress`] gives the watch cache a
+//! watch that passes its progress requests on and reports etcd's progress
+//! notifications, so the cache can tell it is at etcd's current revision
+//! even when another writer moved it. Without that support (Debian's 3.4.23)
+//! the cache knows it only when it reaches etcd's current revision (read
+//! with a one-key quorum read) from writes under kapi's root, which it
+//! watches whole, within 20 ms; otherwise a consistent list is a quorum read,
+//! what upstream falls back to as well.
 //!
 //! Every call is bounded by [`REQUEST_TIMEOUT`]; an unreachable etcd gives
 //! [`StorageError::Unavailable`] (503), and a watch whose stream breaks ends
@@ -33,7 +36,10 @@ use etcd_client::{
 };
 use futures::StreamExt;
 
-use super::{Event, EventStream, KeyValue, ListResult, Rev, Storage, StorageError};
+use super::{
+    Event, EventStream, KeyValue, ListResult, ProgressRequester, ProgressWatch, Rev, Storage,
+    StorageError,
+};
 
 /// The bound on one etcd call (upstream's storage requests use a similar budget).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -48,6 +54,60 @@ pub struct EtcdStore {
     client: Client,
     prefix: String,
     progress_requests: std::sync::OnceLock<bool>,
+}
+
+/// Progress requests in, progress reports (revisions) out.
+type Progress = (
+    tokio::sync::mpsc::Receiver<()>,
+    tokio::sync::mpsc::UnboundedSender<Rev>,
+);
+
+/// One storage watch's state between its answers.
+struct WatchState {
+    responses: etcd_client::WatchResponseStream,
+    /// Kept: dropping it would end the watch.
+    sender: etcd_client::WatchRequestSender,
+    progress: Option<Progress>,
+    failed: bool,
+}
+
+impl WatchState {
+    /// etcd's next answer that carries events or ends the watch. Progress
+    /// requests are passed on meanwhile, and progress notifications (answers
+    /// without events) reported: they arrive in order with the events, and
+    /// this runs only when the consumer asks for the next event, so every
+    /// change up to the reported revision has been yielded before.
+    async fn next_response(&mut self) -> Result<Option<etcd_client::WatchResponse>, StorageError> {
+        loop {
+            let answer = match &mut self.progress {
+                None => self.responses.message().await,
+                Some((requests, _)) => tokio::select! {
+                    answer = self.responses.message() => answer,
+                    asked = requests.recv() => {
+                        match asked {
+                            Some(()) => bounded(self.sender.request_progress()).await?,
+                            // Nobody can ask any more.
+                            None => self.progress = None,
+                        }
+                        continue;
+                    }
+                },
+            };
+            let answer = answer.map_err(map_err)?;
+            if let Some(r) = &answer
+                && r.events().is_empty()
+                && !r.canceled()
+                && r.compact_revision() == 0
+            {
+                if let (Some((_, reports)), Some(h)) = (&self.progress, r.header()) {
+                    // The consumer may have gone: then nobody wants it.
+                    let _ = reports.send(rev(h.revision()));
+                }
+                continue;
+            }
+            return Ok(answer);
+        }
+    }
 }
 
 fn map_err(e: etcd_client::Error) -> StorageError {
@@ -171,10 +231,120 @@ impl EtcdStore {
     }
 
     /// Whether the etcd server supports watch progress requests; `None` until
-    /// a health check has reached it. Without them consistent reads are quorum
-    /// range reads (what this store always does).
+    /// a health check has reached it (or [`EtcdStore::with_progress_requests`]
+    /// decided).
     pub fn progress_requests(&self) -> Option<bool> {
         self.progress_requests.get().copied()
+    }
+
+    /// Turns watch progress requests on or off whatever the server's version
+    /// says: for an etcd build with the fix backported (the version check
+    /// cannot see that), and for tests on Debian's 3.4.23, whose progress
+    /// reports are right whenever the watch is not behind.
+    pub fn with_progress_requests(self, on: bool) -> Self {
+        let _ = self.progress_requests.set(on);
+        self
+    }
+
+    /// [`Storage::watch_with_progress`] whatever the server's version.
+    pub async fn watch_reporting_progress(
+        &self,
+        prefix: &str,
+        after: Rev,
+    ) -> Result<ProgressWatch, StorageError> {
+        // One pending request is enough: the report answers every request
+        // made before it.
+        let (requests_tx, requests) = tokio::sync::mpsc::channel(1);
+        let (reports_tx, reports) = tokio::sync::mpsc::unbounded_channel();
+        let events = self
+            .watch_from(prefix, after, Some((requests, reports_tx)))
+            .await?;
+        Ok(ProgressWatch {
+            events,
+            requester: ProgressRequester(requests_tx),
+            reports,
+        })
+    }
+
+    /// The watch behind [`Storage::watch`] and [`Storage::watch_with_progress`]:
+    /// with `progress`, requests arriving on its receiver become etcd progress
+    /// requests and etcd's progress notifications go to its sender.
+    async fn watch_from(
+        &self,
+        prefix: &str,
+        after: Rev,
+        progress: Option<Progress>,
+    ) -> Result<EventStream, StorageError> {
+        let options = WatchOptions::new()
+            .with_range(prefix_end(prefix))
+            .with_start_revision(irev(after + 1))
+            .with_prev_key();
+        let mut wc = self.client.watch_client();
+        let mut stream = bounded(wc.watch(prefix, Some(options))).await?;
+        // The first answer says whether the watch was created or the start is compacted.
+        let first = bounded(stream.message()).await?;
+        match &first {
+            Some(r) if r.canceled() || r.compact_revision() > 0 => {
+                if r.compact_revision() > 0 {
+                    return Err(StorageError::Compacted {
+                        requested: after,
+                        compacted: rev(r.compact_revision()),
+                    });
+                }
+                return Err(StorageError::Internal(format!(
+                    "etcd cancelled the watch: {}",
+                    r.cancel_reason()
+                )));
+            }
+            Some(_) => {}
+            None => return Err(StorageError::Unavailable("etcd closed the watch".into())),
+        }
+        let (sender, responses) = stream.split();
+        let state = WatchState {
+            responses,
+            sender,
+            progress,
+            failed: false,
+        };
+        // Events of one response come out in order; the first error ends the stream.
+        let events = futures::stream::unfold(state, move |mut st| async move {
+            if st.failed {
+                return None;
+            }
+            let batch: Vec<Result<Event, StorageError>> = match st.next_response().await {
+                Ok(Some(r)) if r.canceled() || r.compact_revision() > 0 => {
+                    vec![Err(if r.compact_revision() > 0 {
+                        StorageError::Compacted {
+                            requested: after,
+                            compacted: rev(r.compact_revision()),
+                        }
+                    } else {
+                        StorageError::Unavailable(format!(
+                            "etcd cancelled the watch: {}",
+                            r.cancel_reason()
+                        ))
+                    })]
+                }
+                Ok(Some(r)) => r.events().iter().map(convert_event).collect(),
+                Ok(None) => vec![Err(StorageError::Unavailable(
+                    "etcd closed the watch".into(),
+                ))],
+                Err(e) => vec![Err(e)],
+            };
+            st.failed = batch.iter().any(Result::is_err);
+            Some((futures::stream::iter(batch), st))
+        })
+        .flatten();
+        // Stop after the first error.
+        let mut failed = false;
+        let events = events.take_while(move |item| {
+            let keep = !failed;
+            if item.is_err() {
+                failed = true;
+            }
+            futures::future::ready(keep)
+        });
+        Ok(Box::pin(events))
     }
 
     async fn txn(&self, txn: Txn) -> Result<etcd_client::TxnResponse, StorageError> {
@@ -252,11 +422,11 @@ impl Storage for EtcdStore {
                     tracing::info!(
                         version = status.version(),
                         progress_requests = supported,
-                        "etcd reached; consistent reads are quorum range reads{}",
+                        "etcd reached{}",
                         if supported {
-                            ""
+                            "; watch progress requests let consistent reads use the watch cache"
                         } else {
-                            " (no watch progress requests on this version)"
+                            "; no reliable watch progress requests on this version: consistent reads use the watch cache only when it is current by itself"
                         }
                     );
                 }
@@ -408,73 +578,18 @@ impl Storage for EtcdStore {
     }
 
     async fn watch(&self, prefix: &str, after: Rev) -> Result<EventStream, StorageError> {
-        let options = WatchOptions::new()
-            .with_range(prefix_end(prefix))
-            .with_start_revision(irev(after + 1))
-            .with_prev_key();
-        let mut wc = self.client.watch_client();
-        let mut stream = bounded(wc.watch(prefix, Some(options))).await?;
-        // The first answer says whether the watch was created or the start is compacted.
-        let first = bounded(stream.message()).await?;
-        match &first {
-            Some(r) if r.canceled() || r.compact_revision() > 0 => {
-                if r.compact_revision() > 0 {
-                    return Err(StorageError::Compacted {
-                        requested: after,
-                        compacted: rev(r.compact_revision()),
-                    });
-                }
-                return Err(StorageError::Internal(format!(
-                    "etcd cancelled the watch: {}",
-                    r.cancel_reason()
-                )));
-            }
-            Some(_) => {}
-            None => return Err(StorageError::Unavailable("etcd closed the watch".into())),
+        self.watch_from(prefix, after, None).await
+    }
+
+    async fn watch_with_progress(
+        &self,
+        prefix: &str,
+        after: Rev,
+    ) -> Result<Option<ProgressWatch>, StorageError> {
+        if self.progress_requests() != Some(true) {
+            return Ok(None);
         }
-        let (sender, responses) = stream.split();
-        // Events of one response come out in order; the first error ends the stream.
-        let events = futures::stream::unfold(
-            (responses, Some(sender), false),
-            move |(mut responses, sender, done)| async move {
-                if done {
-                    return None;
-                }
-                let batch: Vec<Result<Event, StorageError>> = match responses.message().await {
-                    Ok(Some(r)) if r.canceled() || r.compact_revision() > 0 => {
-                        vec![Err(if r.compact_revision() > 0 {
-                            StorageError::Compacted {
-                                requested: after,
-                                compacted: rev(r.compact_revision()),
-                            }
-                        } else {
-                            StorageError::Unavailable(format!(
-                                "etcd cancelled the watch: {}",
-                                r.cancel_reason()
-                            ))
-                        })]
-                    }
-                    Ok(Some(r)) => r.events().iter().map(convert_event).collect(),
-                    Ok(None) => vec![Err(StorageError::Unavailable(
-                        "etcd closed the watch".into(),
-                    ))],
-                    Err(e) => vec![Err(map_err(e))],
-                };
-                let failed = batch.iter().any(Result::is_err);
-                Some((futures::stream::iter(batch), (responses, sender, failed)))
-            },
-        )
-        .flatten();
-        // Stop after the first error.
-        let mut failed = false;
-        let events = events.take_while(move |item| {
-            let keep = !failed;
-            if item.is_err() {
-                failed = true;
-            }
-            futures::future::ready(keep)
-        });
-        Ok(Box::pin(events))
+        self.watch_reporting_progress(prefix, after).await.map(Some)
     }
 
     async fn current_rev(&self) -> Result<Rev, StorageError> {
@@ -566,6 +681,70 @@ mod tests {
             "Debian's etcd is 3.4.23"
         );
         crate::storage::conformance::run(&store).await;
+    }
+
+    #[tokio::test]
+    async fn progress_reports_come_after_the_changes_before_them() {
+        let etcd = EtcdProcess::start();
+        let plain = EtcdStore::connect(&[etcd.url()], "/kapi").await.unwrap();
+        plain.health().await.unwrap();
+        assert!(
+            plain
+                .watch_with_progress("/kapi/", 0)
+                .await
+                .unwrap()
+                .is_none(),
+            "no progress watch on Debian's 3.4.23 unless turned on"
+        );
+        let store = EtcdStore::connect(&[etcd.url()], "/kapi")
+            .await
+            .unwrap()
+            .with_progress_requests(true);
+        let start = store.current_rev().await.unwrap();
+        let mut w = store
+            .watch_with_progress("/kapi/", start)
+            .await
+            .unwrap()
+            .expect("a progress watch");
+        let a = store
+            .create("/kapi/x/a", Bytes::from_static(b"1"))
+            .await
+            .unwrap();
+        // Another writer's key, outside the watched prefix: no event for it.
+        let other = store
+            .create("/elsewhere/b", Bytes::from_static(b"2"))
+            .await
+            .unwrap();
+        w.requester.request();
+        let mut seen = Vec::new();
+        let reported = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                tokio::select! {
+                    ev = w.events.next() => seen.push(ev.expect("an event").unwrap().rev()),
+                    Some(r) = w.reports.recv() => break r,
+                }
+            }
+        })
+        .await
+        .expect("a progress report");
+        assert!(reported >= other.mod_rev, "{reported} < {}", other.mod_rev);
+        assert_eq!(
+            seen,
+            vec![a.mod_rev],
+            "the change before the report came first"
+        );
+        // Dropping the requester leaves a plain watch.
+        drop(w.requester);
+        let c = store
+            .create("/kapi/x/c", Bytes::from_static(b"3"))
+            .await
+            .unwrap();
+        let ev = tokio::time::timeout(Duration::from_secs(10), w.events.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(ev.rev(), c.mod_rev);
     }
 
     #[tokio::test]

@@ -117,6 +117,33 @@ pub enum StorageError {
 /// A stream of changes.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, StorageError>> + Send>>;
 
+/// A storage watch that reports its progress when asked (etcd's watch
+/// progress requests): [`Storage::watch_with_progress`].
+pub struct ProgressWatch {
+    /// The changes, as [`Storage::watch`] gives them.
+    pub events: EventStream,
+    /// Asks for a report.
+    pub requester: ProgressRequester,
+    /// The reports: a revision R is sent only after `events` has yielded
+    /// every change up to R under the prefix, and only while `events` is
+    /// polled. So a consumer that handles each change before it polls for
+    /// the next one has seen every change up to R when it receives R.
+    pub reports: tokio::sync::mpsc::UnboundedReceiver<Rev>,
+}
+
+/// Asks a [`ProgressWatch`] for a report.
+#[derive(Clone, Debug)]
+pub struct ProgressRequester(pub(crate) tokio::sync::mpsc::Sender<()>);
+
+impl ProgressRequester {
+    /// Asks for a report; one request still pending covers this one too.
+    pub fn request(&self) {
+        // Full: a request is already pending. Closed: the watch has ended
+        // (its stream then ends too).
+        let _ = self.0.try_send(());
+    }
+}
+
 /// A key-value store with etcd's semantics.
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
@@ -130,9 +157,10 @@ pub trait Storage: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Whether a consistent read may be served by a watch cache that caught
-    /// up with [`Storage::current_rev`] (true for a local store; etcd would
-    /// need watch progress requests, so its consistent reads stay quorum reads).
+    /// Whether a watch cache always catches up with [`Storage::current_rev`]
+    /// by itself (true for a local store, where every write is under the
+    /// watched root; on etcd other writers move the revision too, and the
+    /// cache learns of that only through progress reports, if at all).
     fn serves_consistent_reads_from_cache(&self) -> bool {
         false
     }
@@ -182,6 +210,19 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Streams the changes under `prefix` with a revision greater than `after`.
     async fn watch(&self, prefix: &str, after: Rev) -> Result<EventStream, StorageError>;
+
+    /// A watch like [`Storage::watch`] that reports its progress when asked,
+    /// so a watch cache can learn that it is current without a change to see
+    /// (etcd's watch progress requests). `None` where the store has no
+    /// reliable progress reports (the default; etcd before 3.4.31 / 3.5.13).
+    async fn watch_with_progress(
+        &self,
+        prefix: &str,
+        after: Rev,
+    ) -> Result<Option<ProgressWatch>, StorageError> {
+        let _ = (prefix, after);
+        Ok(None)
+    }
 
     /// The store's current revision.
     async fn current_rev(&self) -> Result<Rev, StorageError>;

@@ -19,13 +19,24 @@ use tokio::sync::{broadcast, watch};
 
 use crate::error::ApiError;
 use crate::rest::store::decode_stored;
-use crate::storage::{Event, Rev, Storage, StorageError};
+use crate::storage::{Event, ProgressRequester, Rev, Storage, StorageError};
 
 /// How many recent events the cache keeps for watches that resume from a
 /// resourceVersion.
 pub const WINDOW_CAPACITY: usize = 1024;
 /// How many events a watcher may fall behind before it is cut off.
 pub const FANOUT_CAPACITY: usize = 4096;
+
+/// How often a cache behind the store's revision asks for a progress report.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+/// How long it asks before the caller reads storage instead.
+pub const PROGRESS_WAIT: Duration = Duration::from_secs(1);
+
+/// What the storage watch gave the feeder.
+enum Fed {
+    Change(Option<Result<Event, StorageError>>),
+    Progress(Rev),
+}
 
 /// One change, decoded and serialised once for every watcher.
 #[derive(Debug)]
@@ -161,6 +172,9 @@ pub struct WatchCache {
     state: RwLock<State>,
     progress: watch::Sender<Rev>,
     prefix: String,
+    /// Asks the storage watch where it is, if the store can say
+    /// ([`Storage::watch_with_progress`]).
+    requester: Option<ProgressRequester>,
 }
 
 impl WatchCache {
@@ -186,7 +200,11 @@ impl WatchCache {
         // store's revision" can be known (a watch of the prefix alone would
         // never see the revisions of other types' writes).
         let root = format!("{}/", storage.key_prefix());
-        let events = storage.watch(&root, list_rev).await?;
+        let (events, requester, mut reports) =
+            match storage.watch_with_progress(&root, list_rev).await? {
+                Some(w) => (w.events, Some(w.requester), Some(w.reports)),
+                None => (storage.watch(&root, list_rev).await?, None, None),
+            };
         let (tx, _) = broadcast::channel(FANOUT_CAPACITY);
         let (progress, _) = watch::channel(list_rev);
         let cache = Arc::new(WatchCache {
@@ -199,20 +217,32 @@ impl WatchCache {
             }),
             progress,
             prefix,
+            requester,
         });
         let feeder = Arc::downgrade(&cache);
         tokio::spawn(async move {
             let mut events = events;
-            while let Some(next) = events.next().await {
+            loop {
+                // A report R comes only after every change up to R was
+                // yielded, and each change is applied before the next poll.
+                let next = match &mut reports {
+                    None => Fed::Change(events.next().await),
+                    Some(r) => tokio::select! {
+                        next = events.next() => Fed::Change(next),
+                        Some(rev) = r.recv() => Fed::Progress(rev),
+                    },
+                };
                 let Some(cache) = feeder.upgrade() else {
                     return;
                 };
                 match next {
-                    Ok(ev) => cache.apply(ev),
-                    Err(e) => {
+                    Fed::Change(Some(Ok(ev))) => cache.apply(ev),
+                    Fed::Progress(rev) => cache.advance(rev),
+                    Fed::Change(Some(Err(e))) => {
                         tracing::warn!(prefix = %cache.prefix, error = %e, "watch cache lost its storage watch");
                         break;
                     }
+                    Fed::Change(None) => break,
                 }
             }
             if let Some(cache) = feeder.upgrade() {
@@ -230,6 +260,19 @@ impl WatchCache {
     fn fail(&self) {
         if let Ok(mut s) = self.state.write() {
             s.tx = None;
+        }
+    }
+
+    /// The store reported that the watch has yielded every change up to
+    /// `rev`: the cache reflects `rev` now.
+    fn advance(&self, rev: Rev) {
+        let Ok(mut s) = self.state.write() else {
+            return;
+        };
+        if rev > s.rev {
+            s.rev = rev;
+            drop(s);
+            self.progress.send_replace(rev);
         }
     }
 
@@ -317,6 +360,28 @@ impl WatchCache {
                 self.rev()
             ))),
         }
+    }
+
+    /// Whether the cache reaches `rev` (a revision the store has reached):
+    /// within `quick` from the changes it watches alone; then, where the
+    /// store reports progress, by asking it every [`PROGRESS_INTERVAL`] for
+    /// up to [`PROGRESS_WAIT`] (upstream's cacher does the same for
+    /// consistent reads). `false`: the caller reads storage instead.
+    pub async fn catch_up(&self, rev: Rev, quick: Duration) -> bool {
+        if self.wait_for(rev, quick).await.is_ok() {
+            return true;
+        }
+        let Some(requester) = &self.requester else {
+            return false;
+        };
+        let deadline = tokio::time::Instant::now() + PROGRESS_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            requester.request();
+            if self.wait_for(rev, PROGRESS_INTERVAL).await.is_ok() {
+                return true;
+            }
+        }
+        false
     }
 
     /// The current objects under `prefix` (as JSON) and the revision they are at.
@@ -532,6 +597,53 @@ mod tests {
         let ev = next(&mut w).await;
         assert_eq!(ev.type_, "DELETED");
         assert_eq!(ev.object["metadata"]["name"], "o");
+    }
+
+    /// On etcd a revision moved by another writer reaches the cache only
+    /// through a progress report; without them it never gets there.
+    #[tokio::test]
+    async fn catches_up_with_other_writers_through_progress_reports() {
+        use crate::storage::etcd::EtcdStore;
+        use crate::storage::etcd_process::EtcdProcess;
+        let etcd = EtcdProcess::start();
+        let plain = EtcdStore::connect(&[etcd.url()], "/registry")
+            .await
+            .unwrap();
+        plain.health().await.unwrap();
+        let plain: Arc<dyn Storage> = Arc::new(plain);
+        let reporting: Arc<dyn Storage> = Arc::new(
+            EtcdStore::connect(&[etcd.url()], "/registry")
+                .await
+                .unwrap()
+                .with_progress_requests(true),
+        );
+        let without = WatchCache::start(plain.clone(), P.into()).await.unwrap();
+        let with = WatchCache::start(reporting.clone(), P.into())
+            .await
+            .unwrap();
+        // A write of kapi's: both see it from their watch.
+        let mine = plain.create(&key("a"), cm("a", "x")).await.unwrap();
+        assert!(without.catch_up(mine.mod_rev, Duration::from_secs(5)).await);
+        assert!(with.catch_up(mine.mod_rev, Duration::from_secs(5)).await);
+        // Another writer's, outside kapi's root.
+        let other = plain
+            .create("/elsewhere/x", Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        assert!(
+            !without
+                .catch_up(other.mod_rev, Duration::from_millis(20))
+                .await,
+            "no progress reports: the cache cannot know"
+        );
+        assert!(
+            with.catch_up(other.mod_rev, Duration::from_millis(20))
+                .await
+        );
+        assert!(with.rev() >= other.mod_rev);
+        // The cache's objects are what they were: a report moves only the revision.
+        let (objects, _) = with.snapshot(P).unwrap();
+        assert_eq!(objects.len(), 1);
     }
 
     #[tokio::test]
