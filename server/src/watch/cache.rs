@@ -27,6 +27,9 @@ pub const WINDOW_CAPACITY: usize = 1024;
 /// How many events a watcher may fall behind before it is cut off.
 pub const FANOUT_CAPACITY: usize = 4096;
 
+/// How many objects one read of the cache's initial fill brings.
+const FILL_PAGE: usize = 500;
+
 /// How often a cache behind the store's revision asks for a progress report.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 /// How long it asks before the caller reads storage instead.
@@ -184,15 +187,30 @@ impl WatchCache {
         storage: Arc<dyn Storage>,
         prefix: String,
     ) -> Result<Arc<WatchCache>, StorageError> {
-        let list = storage.list(&prefix, None, 0).await?;
-        let list_rev = list.rev;
+        // Filled page by page, every page at the first one's revision (as
+        // upstream's cacher lists in pages): the stored copies of at most
+        // one page exist beside the cache at any time, not a second copy of
+        // every object, which the allocator would keep afterwards.
+        let mut page = storage.list(&prefix, None, FILL_PAGE).await?;
+        let list_rev = page.rev;
         let mut objects = BTreeMap::new();
-        // Consumed one by one: each stored value is freed as its cached
-        // JSON is made, so the two copies never all exist at once.
-        for kv in list.items {
-            if let Ok(v) = decode_stored(&kv, kv.mod_rev) {
-                let json = encode(&v, kv.value.len());
-                objects.insert(kv.key, CachedObject::new(json));
+        loop {
+            let more = page.more;
+            let mut last = None;
+            for kv in page.items {
+                if let Ok(v) = decode_stored(&kv, kv.mod_rev) {
+                    let json = encode(&v, kv.value.len());
+                    objects.insert(kv.key.clone(), CachedObject::new(json));
+                }
+                last = Some(kv.key);
+            }
+            match (more, last) {
+                (true, Some(after)) => {
+                    page = storage
+                        .list_at(&prefix, Some(&after), FILL_PAGE, list_rev)
+                        .await?;
+                }
+                _ => break,
             }
         }
         // The watch covers the store's whole root, not just the prefix: every
@@ -644,6 +662,39 @@ mod tests {
         // The cache's objects are what they were: a report moves only the revision.
         let (objects, _) = with.snapshot(P).unwrap();
         assert_eq!(objects.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn fills_page_by_page_at_one_revision() {
+        let store = setup().await;
+        let n = FILL_PAGE * 2 + 7;
+        for i in 0..n {
+            let name = format!("o{i:05}");
+            store.create(&key(&name), cm(&name, "x")).await.unwrap();
+        }
+        // Another type's keys after the prefix's, and before it.
+        store
+            .create("/registry/secrets/ns/s", cm("s", "x"))
+            .await
+            .unwrap();
+        store
+            .create("/registry/apps/ns/a", cm("a", "x"))
+            .await
+            .unwrap();
+        let rev = store.current_rev().await.unwrap();
+        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        let (objects, at) = cache.snapshot(P).unwrap();
+        assert_eq!(at, rev);
+        assert_eq!(objects.len(), n);
+        let names: Vec<String> = objects
+            .iter()
+            .map(|o| {
+                let v: Value = serde_json::from_slice(&o.json).unwrap();
+                v["metadata"]["name"].as_str().unwrap().to_string()
+            })
+            .collect();
+        let want: Vec<String> = (0..n).map(|i| format!("o{i:05}")).collect();
+        assert_eq!(names, want, "every object once, in key order");
     }
 
     #[tokio::test]
