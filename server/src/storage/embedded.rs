@@ -19,7 +19,9 @@ use futures::StreamExt;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::{Event, EventStream, KeyValue, ListResult, Rev, Storage, StorageError};
+use super::{
+    Event, EventStream, KeyValue, ListResult, Rev, Storage, StorageError, through_first_error,
+};
 
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
@@ -575,15 +577,7 @@ impl Storage for EmbeddedStore {
             futures::future::ready(out)
         });
         // A watcher that fell behind gets one error and then nothing more.
-        let mut failed = false;
-        let live = live.take_while(move |item| {
-            let keep = !failed;
-            if item.is_err() {
-                failed = true;
-            }
-            futures::future::ready(keep)
-        });
-        Ok(Box::pin(history.chain(live)))
+        Ok(through_first_error(history.chain(live)))
     }
 
     async fn current_rev(&self) -> Result<Rev, StorageError> {

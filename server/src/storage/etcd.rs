@@ -38,7 +38,7 @@ use futures::StreamExt;
 
 use super::{
     Event, EventStream, KeyValue, ListResult, ProgressRequester, ProgressWatch, Rev, Storage,
-    StorageError,
+    StorageError, through_first_error,
 };
 
 /// The bound on one etcd call (upstream's storage requests use a similar budget).
@@ -335,16 +335,7 @@ impl EtcdStore {
             Some((futures::stream::iter(batch), st))
         })
         .flatten();
-        // Stop after the first error.
-        let mut failed = false;
-        let events = events.take_while(move |item| {
-            let keep = !failed;
-            if item.is_err() {
-                failed = true;
-            }
-            futures::future::ready(keep)
-        });
-        Ok(Box::pin(events))
+        Ok(through_first_error(events))
     }
 
     async fn txn(&self, txn: Txn) -> Result<etcd_client::TxnResponse, StorageError> {

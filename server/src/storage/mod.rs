@@ -117,6 +117,22 @@ pub enum StorageError {
 /// A stream of changes.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, StorageError>> + Send>>;
 
+/// `events` up to and including its first error, then nothing: a watch
+/// reports one error and ends.
+pub fn through_first_error(
+    events: impl Stream<Item = Result<Event, StorageError>> + Send + 'static,
+) -> EventStream {
+    use futures::StreamExt;
+    let mut failed = false;
+    Box::pin(events.take_while(move |item| {
+        let keep = !failed;
+        if item.is_err() {
+            failed = true;
+        }
+        futures::future::ready(keep)
+    }))
+}
+
 /// A storage watch that reports its progress when asked (etcd's watch
 /// progress requests): [`Storage::watch_with_progress`].
 pub struct ProgressWatch {
