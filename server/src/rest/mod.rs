@@ -37,6 +37,22 @@ pub struct ObjectList {
     pub raw_items: Option<Vec<std::sync::Arc<crate::watch::cache::CachedObject>>>,
 }
 
+impl ObjectList {
+    /// The objects as values, wherever the list came from (the cached
+    /// objects of a list from the watch cache are parsed).
+    pub fn into_items(self) -> Result<Vec<Value>, ApiError> {
+        let Some(raw) = self.raw_items else {
+            return Ok(self.items);
+        };
+        raw.iter()
+            .map(|o| {
+                serde_json::from_slice(&o.json)
+                    .map_err(|e| ApiError::internal(format!("a cached object does not parse: {e}")))
+            })
+            .collect()
+    }
+}
+
 /// The result of a write.
 #[derive(Debug, Clone)]
 pub struct Written {

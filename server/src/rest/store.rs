@@ -1480,19 +1480,22 @@ impl<K: verbs::Patch> Patcher for TypedStore<K> {
     }
 }
 
-#[async_trait]
-impl<K: verbs::Delete> Deleter for TypedStore<K> {
-    async fn delete(
+impl<K: Resource> TypedStore<K> {
+    /// Deletes one object as a single `delete` does: preconditions, then
+    /// either marked for deletion (finalizers hold it) or removed, with the
+    /// strategy's after-delete work; a dry run changes nothing. Also what
+    /// `deletecollection` does to each listed object.
+    async fn delete_object(
         &self,
         scope: &RequestScope,
+        ns: Option<&str>,
         name: &str,
-        opts: DeleteOpts,
+        opts: &DeleteOpts,
     ) -> Result<Deleted, ApiError> {
         self.strategy.check_delete(name)?;
-        let ns = self.namespace(scope).map(str::to_string);
-        let key = self.key(ns.as_deref(), name);
+        let key = self.key(ns, name);
         for _ in 0..RETRIES {
-            let (kv, current) = self.read(ns.as_deref(), name).await?;
+            let (kv, current) = self.read(ns, name).await?;
             let uid = current
                 .pointer("/metadata/uid")
                 .and_then(|u| u.as_str())
@@ -1564,48 +1567,48 @@ impl<K: verbs::Delete> Deleter for TypedStore<K> {
 }
 
 #[async_trait]
+impl<K: verbs::Delete> Deleter for TypedStore<K> {
+    async fn delete(
+        &self,
+        scope: &RequestScope,
+        name: &str,
+        opts: DeleteOpts,
+    ) -> Result<Deleted, ApiError> {
+        let ns = self.namespace(scope).map(str::to_string);
+        self.delete_object(scope, ns.as_deref(), name, &opts).await
+    }
+}
+
+/// `deletecollection` as upstream's generic store does it: the objects the
+/// request's list options select are listed, then each is deleted in turn
+/// exactly as a single `delete` with the same options would delete it (so
+/// preconditions, finalizers, dry run and watch events are the same); one
+/// already gone is skipped, and the first other failure ends the request
+/// with that error. The answer is the list as it was read.
+#[async_trait]
 impl<K: verbs::DeleteCollection> CollectionDeleter for TypedStore<K> {
     async fn delete_collection(
         &self,
         scope: &RequestScope,
         opts: &ListOptions,
-        _del: DeleteOpts,
+        del: DeleteOpts,
     ) -> Result<ObjectList, ApiError> {
-        let mut all = self
-            .list_inner(
-                scope,
-                &ListOptions {
-                    label_selector: opts.label_selector.clone(),
-                    field_selector: opts.field_selector.clone(),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        let mut deleted = Vec::new();
-        for obj in all.items.drain(..) {
-            let (name, ns) = names_in(&obj);
-            let (name, ns) = (name.to_string(), ns.map(str::to_string));
-            if self.strategy.check_delete(&name).is_err() {
-                continue;
-            }
-            if !scope.dry_run {
-                match self
-                    .storage
-                    .delete(&self.key(ns.as_deref(), &name), None)
-                    .await
-                {
-                    Ok(_) => {
-                        self.strategy
-                            .after_delete(&name, self.storage.as_ref())
-                            .await?
-                    }
-                    Err(StorageError::NotFound(_)) => continue,
-                    Err(e) => return Err(self.storage_error(e, &name)),
-                }
-            }
-            deleted.push(obj);
+        let mut list = self.list_inner(scope, opts).await?;
+        let items = ObjectList {
+            items: std::mem::take(&mut list.items),
+            raw_items: list.raw_items.take(),
+            ..ObjectList::default()
         }
-        all.items = deleted;
-        Ok(all)
+        .into_items()?;
+        for obj in &items {
+            let (name, ns) = names_in(obj);
+            match self.delete_object(scope, ns, name, &del).await {
+                Ok(_) => {}
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        list.items = items;
+        Ok(list)
     }
 }

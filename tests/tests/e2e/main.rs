@@ -12,6 +12,7 @@ mod crd;
 mod crd_apply;
 mod crd_cel_limits;
 mod crd_schema_rules;
+mod delete_collection;
 mod durability;
 mod etcd;
 mod field_selectors;
