@@ -62,6 +62,9 @@ fn legacy_resource(ep: &Endpoint) -> Vec<Value> {
     if !r.categories.is_empty() {
         main["categories"] = json!(r.categories);
     }
+    if let Some(hash) = ep.facts.storage_version_hash() {
+        main["storageVersionHash"] = json!(hash);
+    }
     let mut out = vec![main];
     let status_verbs = ep.status_verbs();
     if !status_verbs.is_empty() {
@@ -89,7 +92,11 @@ fn legacy_resource(ep: &Endpoint) -> Vec<Value> {
 
 fn aggregated_resource(ep: &Endpoint) -> Value {
     let r = &ep.resource;
-    let kind = json!({"group": r.group, "version": r.version, "kind": r.kind});
+    let kind = if ep.facts.custom_resource {
+        json!({"group": r.group, "version": r.version, "kind": r.kind})
+    } else {
+        json!({"group": "", "version": "", "kind": r.kind})
+    };
     let mut v = json!({
         "resource": r.plural,
         "responseKind": kind,
@@ -149,17 +156,27 @@ impl Discovery {
                     format!("{group}/{v}")
                 };
                 let resources: Vec<Value> = eps.iter().flat_map(|e| legacy_resource(e)).collect();
-                d.resource_lists.insert(
-                    (group.clone(), v.to_string()),
-                    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
-                );
+                let mut list =
+                    json!({"kind": "APIResourceList", "groupVersion": gv, "resources": resources});
+                // Upstream strips the apiVersion of the core group's list
+                // (kept as it was before API groups existed).
+                if !group.is_empty() {
+                    list["apiVersion"] = json!("v1");
+                }
+                d.resource_lists
+                    .insert((group.clone(), v.to_string()), list);
                 agg_versions.push(json!({
                     "version": v,
                     "resources": eps.iter().map(|e| aggregated_resource(e)).collect::<Vec<_>>(),
                     "freshness": "Current",
                 }));
             }
-            let agg = json!({"metadata": {"name": group, "creationTimestamp": null}, "versions": agg_versions});
+            // ObjectMeta's name is omitted when empty (the core group).
+            let mut agg =
+                json!({"metadata": {"creationTimestamp": null}, "versions": agg_versions});
+            if !group.is_empty() {
+                agg["metadata"]["name"] = json!(group);
+            }
             if group.is_empty() {
                 d.api_versions = json!({
                     "kind": "APIVersions",
@@ -189,7 +206,7 @@ impl Discovery {
         d.aggregated_apis = json!({"items": aggregated_groups});
         if d.api_versions.is_null() {
             d.api_versions = json!({"kind": "APIVersions", "versions": []});
-            d.aggregated_core = json!({"metadata": {"name": ""}, "versions": []});
+            d.aggregated_core = json!({"metadata": {"creationTimestamp": null}, "versions": []});
         }
         d
     }

@@ -222,9 +222,10 @@ impl ApiError {
             format!("{qualified_kind} \"{name}\" is invalid: {joined}"),
         )
         .with_details(StatusDetails {
-            name: Some(name.to_string()),
-            group: Some(group.to_string()),
-            kind: Some(kind.to_string()),
+            // Upstream's StatusDetails omits empty strings.
+            name: Some(name.to_string()).filter(|n| !n.is_empty()),
+            group: Some(group.to_string()).filter(|g| !g.is_empty()),
+            kind: Some(kind.to_string()).filter(|k| !k.is_empty()),
             causes: Some(causes),
             ..Default::default()
         })
@@ -245,13 +246,15 @@ impl ApiError {
         .with_details(t.details())
     }
 
-    /// 405.
+    /// 405, as upstream's router answers a method no route of the path
+    /// serves (a generic server response: empty details, written `{}`).
     pub fn method_not_allowed() -> Self {
         Self::new(
             405,
             "MethodNotAllowed",
             "the server does not allow this method on the requested resource",
         )
+        .with_details(StatusDetails::default())
     }
 
     /// 406.

@@ -22,6 +22,7 @@ pub mod table;
 pub mod table_events;
 pub mod testing;
 pub mod watch;
+pub mod wire_json;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -19,9 +19,9 @@ use super::strategy::CustomResources;
 use super::{CrdServer, Route, Routes, status};
 use crate::discovery::Discovery;
 use crate::patch::schema::PatchSchema;
-use crate::rest::Endpoint;
 use crate::rest::install::ResourceKey;
 use crate::rest::store::TypedStore;
+use crate::rest::{Endpoint, ResourceFacts};
 use crate::storage::{Event, Rev, StorageError};
 
 /// Where CRDs are stored.
@@ -274,6 +274,12 @@ impl CrdServer {
                 .with_patch_schema(v.schema.clone().map(PatchSchema::for_custom_resource)),
         );
         let mut ep = Endpoint::new(r);
+        ep.facts = ResourceFacts {
+            storage_version: def
+                .storage_version()
+                .map(|sv| (def.group.clone(), sv.to_string(), def.names.kind.clone())),
+            custom_resource: true,
+        };
         ep.getter = Some(store.clone());
         ep.lister = Some(store.clone());
         ep.watcher = Some(store.clone());

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod duplicates;
 pub mod health;
+pub mod json_syntax;
 pub mod negotiate;
 pub mod protobuf;
 pub mod protobuf_list;

@@ -233,7 +233,7 @@ async fn verb(
             let output = negotiate::output_for_read(headers, true)?;
             let list = lister.list(scope, &opts).await?;
             Ok(list_response(
-                r,
+                ep,
                 list,
                 output,
                 IncludeObject::parse(query.get("includeObject"))?,
@@ -247,7 +247,7 @@ async fn verb(
             let enc = negotiate::encoding(headers)?;
             let bytes = body::read(body).await?;
             let ct = negotiate::content_type(headers);
-            let value = body::decode_object(&ct, &bytes)?;
+            let value = body::decode_object(&ct, &bytes, &r.kind)?;
             let scope = &with_duplicates(scope, is_yaml(&ct), &bytes);
             let w = creater.create(scope, value).await?;
             Ok(written_response(w, StatusCode::CREATED, enc))
@@ -257,7 +257,7 @@ async fn verb(
             let enc = negotiate::encoding(headers)?;
             let bytes = body::read(body).await?;
             let ct = negotiate::content_type(headers);
-            let value = body::decode_object(&ct, &bytes)?;
+            let value = body::decode_object(&ct, &bytes, &r.kind)?;
             let scope = &with_duplicates(scope, is_yaml(&ct), &bytes);
             let w = updater.update(scope, item_name(info)?, value).await?;
             let code = if w.created {
@@ -343,7 +343,7 @@ async fn verb(
             let scope = &with_body_dry_run(scope, &opts);
             let list = deleter.delete_collection(scope, &list_opts, opts).await?;
             Ok(list_response(
-                r,
+                ep,
                 list,
                 Output::Object(negotiate::encoding(headers)?),
                 IncludeObject::Metadata,
@@ -355,10 +355,7 @@ async fn verb(
 
 fn encode(value: &Value, enc: Encoding) -> (Vec<u8>, &'static str) {
     match enc {
-        Encoding::Json => (
-            serde_json::to_vec(value).unwrap_or_default(),
-            "application/json",
-        ),
+        Encoding::Json => (crate::wire_json::to_vec(value), "application/json"),
         Encoding::Yaml => (
             serde_yaml_ng::to_string(value)
                 .unwrap_or_default()
@@ -400,17 +397,22 @@ fn list_meta(list: &ObjectList) -> Value {
     meta
 }
 
+/// A list answer. Items of a typed list carry no `kind` and `apiVersion`
+/// (upstream's typed lists leave them empty; only the list has them);
+/// custom resources keep them, as upstream's unstructured lists do.
 fn list_response(
-    r: &ApiResource,
+    ep: &Endpoint,
     list: ObjectList,
     output: Output,
     include: IncludeObject,
 ) -> Response {
+    let r = &ep.resource;
+    let typed = !ep.facts.custom_resource;
     let meta = list_meta(&list);
     let mut list = list;
     if let Some(raw) = list.raw_items.take() {
         if output == Output::Object(Encoding::Json) {
-            return raw_list_response(r, &meta, raw);
+            return raw_list_response(r, &meta, raw, typed);
         }
         list.items = raw
             .iter()
@@ -425,12 +427,18 @@ fn list_response(
             "metadata": meta,
             "items": list.items.iter().map(table::partial_object_metadata).collect::<Vec<_>>(),
         }),
-        Output::Object(_) => json!({
-            "kind": format!("{}List", r.kind),
-            "apiVersion": r.api_version(),
-            "metadata": meta,
-            "items": list.items,
-        }),
+        Output::Object(_) => {
+            let mut items = list.items;
+            if typed {
+                items.iter_mut().for_each(crate::wire_json::strip_type_meta);
+            }
+            json!({
+                "kind": format!("{}List", r.kind),
+                "apiVersion": r.api_version(),
+                "metadata": meta,
+                "items": items,
+            })
+        }
     };
     let enc = match output {
         Output::Object(e) => e,
@@ -448,6 +456,7 @@ fn raw_list_response(
     r: &ApiResource,
     meta: &Value,
     raw: Vec<std::sync::Arc<crate::watch::cache::CachedObject>>,
+    typed: bool,
 ) -> Response {
     let head = format!(
         r#"{{"kind":{},"apiVersion":{},"metadata":{},"items":["#,
@@ -462,6 +471,7 @@ fn raw_list_response(
             .map(|o| o.json.clone())
             .collect::<Vec<_>>()
             .into_iter(),
+        typed,
         first: true,
         done: false,
     };
@@ -487,6 +497,8 @@ struct ListChunks {
     items: std::vec::IntoIter<bytes::Bytes>,
     first: bool,
     done: bool,
+    /// Items of a typed list: written without their `kind` and `apiVersion`.
+    typed: bool,
 }
 
 impl ListChunks {
@@ -512,7 +524,11 @@ impl Iterator for ListChunks {
                         buf.push(b',');
                     }
                     self.first = false;
-                    buf.extend_from_slice(&item);
+                    if self.typed {
+                        crate::wire_json::push_list_item(&mut buf, &item);
+                    } else {
+                        buf.extend_from_slice(&item);
+                    }
                 }
                 None => {
                     buf.extend_from_slice(b"]}");
@@ -592,6 +608,7 @@ mod list_chunk_tests {
             items: items.into_iter(),
             first: true,
             done: false,
+            typed: false,
         }
         .collect();
         (chunks.concat(), chunks.len())

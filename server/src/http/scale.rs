@@ -104,7 +104,7 @@ pub async fn serve(
         Method::GET => return Ok(object_response(StatusCode::OK, &scale, enc, &[])),
         Method::PUT => {
             let bytes = body::read(body).await?;
-            body::decode_object(&negotiate::content_type(headers), &bytes)?
+            body::decode_object(&negotiate::content_type(headers), &bytes, "Scale")?
         }
         Method::PATCH => {
             let ct = negotiate::content_type(headers);

@@ -182,9 +182,13 @@ impl RegistryBuilder {
         let store = Arc::new(
             TypedStore::<K>::new(self.storage.clone(), (), strategy).with_patch_schema(schema),
         );
+        let mut endpoint = Endpoint::new(resource);
+        // Compiled-in kinds are stored in the version they are served in.
+        let r = &endpoint.resource;
+        endpoint.facts.storage_version = Some((r.group.clone(), r.version.clone(), r.kind.clone()));
         let mut installer = Installer {
             backing: Backing::Stored(store),
-            endpoint: Endpoint::new(resource),
+            endpoint,
         };
         K::visit_verbs(&mut installer);
         self.endpoints.push(installer.endpoint);

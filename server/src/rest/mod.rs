@@ -203,6 +203,36 @@ pub struct Endpoint {
     pub deleter: Option<Arc<dyn Deleter>>,
     /// `deletecollection`, if implemented.
     pub collection_deleter: Option<Arc<dyn CollectionDeleter>>,
+    /// How it is stored and served, beyond its names and verbs.
+    pub facts: ResourceFacts,
+}
+
+/// How a resource is stored and served, beyond its names and verbs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceFacts {
+    /// The (group, version, kind) objects are stored as: its hash is the
+    /// legacy discovery entry's `storageVersionHash`. None for a kind that
+    /// is not stored (a review kind's answer is computed).
+    pub storage_version: Option<(String, String, String)>,
+    /// A custom resource, served as unstructured JSON, as upstream's
+    /// apiextensions server serves it. Two things differ for those from
+    /// compiled-in kinds, as upstream: aggregated discovery's `responseKind`
+    /// names the group and version (upstream's built-in entries leave both
+    /// empty, but for subresources of another group), and list items keep
+    /// their `kind` and `apiVersion` (typed lists drop them).
+    pub custom_resource: bool,
+}
+
+impl ResourceFacts {
+    /// Upstream's `storageVersionHash`: the standard base64 of the first 8
+    /// bytes of the SHA-256 of `group/version/kind`.
+    pub fn storage_version_hash(&self) -> Option<String> {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let (g, v, k) = self.storage_version.as_ref()?;
+        let digest = sha2::Sha256::digest(format!("{g}/{v}/{k}").as_bytes());
+        Some(base64::engine::general_purpose::STANDARD.encode(&digest[..8]))
+    }
 }
 
 impl Endpoint {
@@ -218,6 +248,7 @@ impl Endpoint {
             patcher: None,
             deleter: None,
             collection_deleter: None,
+            facts: ResourceFacts::default(),
         }
     }
 

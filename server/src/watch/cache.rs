@@ -64,9 +64,7 @@ pub struct CachedEvent {
 /// memory for every cached object).
 fn encode(v: &Value, size_hint: usize) -> Bytes {
     let mut out = Vec::with_capacity(size_hint + 64);
-    if serde_json::to_writer(&mut out, v).is_err() {
-        out.clear();
-    }
+    crate::wire_json::write(&mut out, v);
     out.shrink_to_fit();
     Bytes::from(out)
 }
@@ -87,9 +85,7 @@ fn event_line_sized(type_: &str, object: &Value, size_hint: usize) -> Bytes {
     line.extend_from_slice(b"{\"type\":\"");
     line.extend_from_slice(type_.as_bytes());
     line.extend_from_slice(b"\",\"object\":");
-    if serde_json::to_writer(&mut line, object).is_err() {
-        line.extend_from_slice(b"null");
-    }
+    crate::wire_json::write(&mut line, object);
     line.extend_from_slice(b"}\n");
     line.shrink_to_fit();
     Bytes::from(line)
@@ -772,7 +768,7 @@ mod line_tests {
         for type_ in ["ADDED", "MODIFIED", "DELETED"] {
             let line = event_line_sized(type_, &obj, 10);
             let part = line.slice(object_start(type_)..line.len() - 2);
-            assert_eq!(&part[..], &serde_json::to_vec(&obj).unwrap()[..]);
+            assert_eq!(&part[..], &crate::wire_json::to_vec(&obj)[..]);
             // A slice of the line, not a copy.
             assert_eq!(part.as_ptr(), line[object_start(type_)..].as_ptr());
         }
@@ -782,7 +778,7 @@ mod line_tests {
     fn encoded_objects_hold_no_spare_capacity() {
         let obj = json!({"data": {"k": "x".repeat(1000)}});
         let json = encode(&obj, 0);
-        assert_eq!(json, serde_json::to_vec(&obj).unwrap());
+        assert_eq!(json, crate::wire_json::to_vec(&obj));
     }
 
     #[test]
