@@ -841,149 +841,83 @@ pub fn codec(api_version: &str, kind: &str) -> Option<&'static Codec> {
 const MIN_SECONDS: i64 = -62_135_596_800;
 const MAX_SECONDS: i64 = 253_402_300_799;
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+// Civil (offset-free) date-times: jiff's `Timestamp` stops a day short of
+// 9999-12-31T23:59:59Z, its civil `DateTime` does not.
+const EPOCH: jiff::civil::DateTime = jiff::civil::date(1970, 1, 1).at(0, 0, 0, 0);
 
 /// Parses RFC 3339 text (`2024-05-01T10:00:00Z`, with optional fraction and
-/// offset) into (Unix seconds, nanoseconds).
+/// offset) into (Unix seconds, nanoseconds in `0..1e9`).
 pub fn parse_rfc3339(s: &str) -> Option<(i64, i32)> {
-    let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = s.get(r)?;
-        if !t.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        t.parse().ok()
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut nanos = 0i64;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            if i - start < 9 {
-                nanos = nanos * 10 + i64::from(b[i] - b'0');
-            }
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        for _ in (i - start)..9 {
-            nanos *= 10;
-        }
-    }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let oh = num(i + 1..i + 3)?;
-            let om = num(i + 4..i + 6)?;
-            let o = oh * 3600 + om * 60;
-            if *sign == b'+' { o } else { -o }
-        }
+    use jiff::fmt::temporal::{Pieces, PiecesOffset};
+    let text = go_fraction(s);
+    let pieces = Pieces::parse(text.as_ref()).ok()?;
+    let offset = match pieces.offset()? {
+        PiecesOffset::Zulu => 0,
+        PiecesOffset::Numeric(n) => n.offset().seconds(),
         _ => return None,
     };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - offset;
-    Some((secs, nanos as i32))
+    let local = pieces.date().to_datetime(pieces.time()?);
+    let since = local.duration_since(EPOCH) - jiff::SignedDuration::from_secs(i64::from(offset));
+    let (secs, nanos) = (since.as_secs(), since.subsec_nanos());
+    // Before 1970 a fraction counts up from the second below, as in protobuf.
+    Some(if nanos < 0 {
+        (secs - 1, nanos + 1_000_000_000)
+    } else {
+        (secs, nanos)
+    })
+}
+
+/// The text with at most nine fractional digits: Go reads any number of them
+/// and keeps nine, jiff takes no more than nine.
+fn go_fraction(s: &str) -> std::borrow::Cow<'_, str> {
+    let Some(dot) = s.find(['.', ',']) else {
+        return s.into();
+    };
+    let digits = s[dot + 1..].bytes().take_while(u8::is_ascii_digit).count();
+    if digits <= 9 {
+        return s.into();
+    }
+    format!("{}{}", &s[..dot + 10], &s[dot + 1 + digits..]).into()
 }
 
 /// Formats Unix seconds as RFC 3339 UTC text, with six fractional digits when
 /// `micros` is given (`MicroTime`).
 pub fn format_rfc3339(secs: i64, micros: Option<i32>) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let nanos = micros.map_or(0, |us| us.clamp(0, 999_999) * 1000);
+    let t = EPOCH
+        .checked_add(jiff::SignedDuration::new(secs, nanos))
+        .unwrap_or(if secs < 0 {
+            jiff::civil::DateTime::MIN
+        } else {
+            jiff::civil::DateTime::MAX
+        });
     match micros {
-        Some(us) => format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}Z"),
-        None => format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
+        Some(_) => format!("{t:.6}Z"),
+        None => format!("{t:.0}Z"),
     }
 }
 
 // ---------------------------------------------------------------- base64
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// Standard base64. Written with padding, as Go's encoding/json writes
+/// `[]byte`; read with or without padding and with non-zero trailing bits, as
+/// kapi has always read `format: byte` text.
+const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_encode_padding(true)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// Standard base64 with padding, as Go's encoding/json writes `[]byte`.
 pub fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let n = chunk.len();
-        let v = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= n {
-                out.push(B64[((v >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::Engine::encode(&BASE64, data)
 }
 
 /// Decodes standard base64 (padding optional); `None` if it is not base64.
 pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let t = text.trim_end_matches('=');
-    if text.len() - t.len() > 2 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(t.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in t.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    if bits >= 6 {
-        return None;
-    }
-    Some(out)
+    base64::Engine::decode(&BASE64, text).ok()
 }
 
 #[cfg(test)]
@@ -1022,6 +956,42 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("yesterday"), None);
         assert_eq!(parse_rfc3339("2024-13-01T00:00:00Z"), None);
+        // No offset: not a point in time.
+        assert_eq!(parse_rfc3339("2024-05-01T10:00:00"), None);
+    }
+
+    #[test]
+    fn time_edges() {
+        // The last second of year 9999, past jiff's `Timestamp::MAX`.
+        assert_eq!(
+            parse_rfc3339("9999-12-31T23:59:59Z"),
+            Some((MAX_SECONDS, 0))
+        );
+        assert_eq!(
+            format_rfc3339(MAX_SECONDS, Some(999_999)),
+            "9999-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(format_rfc3339(MIN_SECONDS, None), "0001-01-01T00:00:00Z");
+        // Before 1970 the nanoseconds count up from the second below.
+        assert_eq!(
+            parse_rfc3339("1969-12-31T23:59:59.25Z"),
+            Some((-1, 250_000_000))
+        );
+        assert_eq!(
+            format_rfc3339(-1, Some(250_000)),
+            "1969-12-31T23:59:59.250000Z"
+        );
+        assert_eq!(format_rfc3339(-1, None), "1969-12-31T23:59:59Z");
+        // Go keeps nine fractional digits of any number.
+        assert_eq!(
+            parse_rfc3339("2024-05-01T10:00:00.123456789987Z"),
+            Some((1_714_557_600, 123_456_789))
+        );
+        // Lower-case separators, a space, a comma before the fraction.
+        assert_eq!(
+            parse_rfc3339("2024-05-01 10:00:00,5z"),
+            Some((1_714_557_600, 500_000_000))
+        );
     }
 
     #[test]
@@ -1033,6 +1003,10 @@ mod tests {
         assert_eq!(base64_encode(b"foobar"), "Zm9vYmFy");
         assert_eq!(base64_encode(b"fo"), "Zm8=");
         assert_eq!(base64_decode("not base64!"), None);
+        // Padding optional, trailing bits not checked, as before the crate.
+        assert_eq!(base64_decode("Zm8").unwrap(), b"fo");
+        assert_eq!(base64_decode("Zm9=").unwrap(), b"fo");
+        assert_eq!(base64_decode("Z"), None);
     }
 
     #[test]

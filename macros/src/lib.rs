@@ -20,6 +20,7 @@
 //! }
 //! ```
 
+mod attrs;
 mod resource;
 
 use proc_macro::TokenStream;

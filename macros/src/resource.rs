@@ -1,333 +1,77 @@
-//! `#[derive(Resource)]`: attribute parsing and code emission.
+//! `#[derive(Resource)]`: checks of the type and code emission (the attribute
+//! is read by [`crate::attrs`]).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields, Ident, LitInt, LitStr};
+use syn::{Data, DeriveInput, Fields, Ident, LitStr};
 
-const VERBS: [(&str, &str); 8] = [
-    ("get", "Get"),
-    ("list", "List"),
-    ("watch", "Watch"),
-    ("create", "Create"),
-    ("update", "Update"),
-    ("patch", "Patch"),
-    ("delete", "Delete"),
-    ("deletecollection", "DeleteCollection"),
-];
+use crate::attrs::{self, Errors, VERBS};
 
-#[derive(Default)]
-struct Attrs {
-    group: Option<LitStr>,
-    version: Option<LitStr>,
-    kind: Option<LitStr>,
-    plural: Option<LitStr>,
-    singular: Option<LitStr>,
-    scope: Option<(LitStr, bool)>,
-    short_names: Vec<LitStr>,
-    categories: Vec<LitStr>,
-    verbs: Vec<Ident>,
-    status: bool,
-    scale: Option<Scale>,
-    columns: Vec<Column>,
-    selectable: Vec<Selectable>,
-}
-
-/// `selectable_field("label")` or `selectable_field("label", path = "a.b", path = "c", default = "false")`.
-struct Selectable {
-    name: LitStr,
-    paths: Vec<LitStr>,
-    default: Option<LitStr>,
-}
-
-/// Parses the parenthesised part of `selectable_field(...)`.
-fn parse_selectable(input: syn::parse::ParseStream) -> syn::Result<Selectable> {
-    let content;
-    syn::parenthesized!(content in input);
-    let name: LitStr = content.parse().map_err(|e| {
-        syn::Error::new(
-            e.span(),
-            "selectable_field needs the field label first, like selectable_field(\"spec.nodeName\")",
-        )
-    })?;
-    if !is_field_path(&name.value()) {
-        return Err(syn::Error::new(
-            name.span(),
-            "a selectable field is a dotted field path like \"spec.nodeName\" (no leading '.', no metadata.name or metadata.namespace, which are always selectable)",
-        ));
-    }
-    let mut s = Selectable {
-        name,
-        paths: Vec::new(),
-        default: None,
-    };
-    while !content.is_empty() {
-        content.parse::<syn::Token![,]>()?;
-        if content.is_empty() {
-            break;
-        }
-        let key: Ident = content.parse()?;
-        content.parse::<syn::Token![=]>()?;
-        let lit: LitStr = content.parse()?;
-        if key == "path" {
-            if !is_field_path(&lit.value()) {
-                return Err(syn::Error::new(
-                    lit.span(),
-                    "a path is a dotted field path like \"source.component\" (no leading '.')",
-                ));
-            }
-            s.paths.push(lit);
-        } else if key == "default" {
-            s.default = Some(lit);
-        } else {
-            return Err(syn::Error::new(
-                key.span(),
-                format!("unknown selectable_field attribute `{key}`; expected path or default"),
-            ));
-        }
-    }
-    Ok(s)
-}
-
-/// `a.b.c`: non-empty segments of letters, digits and `_`, not `metadata.name`/`metadata.namespace`.
-fn is_field_path(p: &str) -> bool {
-    !p.is_empty()
-        && p.split('.').all(|seg| {
-            !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
-        && p != "metadata.name"
-        && p != "metadata.namespace"
-}
-
-struct Scale {
-    spec: LitStr,
-    status: LitStr,
-    selector: Option<LitStr>,
-}
-
-struct Column {
-    name: LitStr,
-    type_: LitStr,
-    json_path: Option<LitStr>,
-    count: Vec<LitStr>,
-    format: Option<LitStr>,
-    description: Option<LitStr>,
-    priority: i32,
-}
-
-fn parse_lit_list(input: syn::parse::ParseStream) -> syn::Result<Vec<LitStr>> {
-    let content;
-    syn::parenthesized!(content in input);
-    let list = content.parse_terminated(|p| p.parse::<LitStr>(), syn::Token![,])?;
-    Ok(list.into_iter().collect())
-}
-
-/// Parses `#[resource(...)]`; also returns the attribute's `resource(...)`, for
-/// errors about what it lacks.
-fn parse_attrs(input: &DeriveInput) -> syn::Result<(Attrs, &syn::Meta)> {
-    let attr = input
-        .attrs
-        .iter()
-        .find(|a| a.path().is_ident("resource"))
-        .ok_or_else(|| {
-            // The call site of a derive is the `Resource` in `#[derive(...)]`.
-            syn::Error::new(
-                Span::call_site(),
-                "#[derive(Resource)] needs a #[resource(group = \"...\", version = \"...\", kind = \"...\", plural = \"...\", scope = \"...\")] attribute",
-            )
-        })?;
-    let mut a = Attrs::default();
-    attr.parse_nested_meta(|meta| {
-        let key = meta
-            .path
-            .get_ident()
-            .map(|i| i.to_string())
-            .ok_or_else(|| meta.error("unknown resource attribute"))?;
-        match key.as_str() {
-            "group" => a.group = Some(meta.value()?.parse()?),
-            "version" => a.version = Some(meta.value()?.parse()?),
-            "kind" => a.kind = Some(meta.value()?.parse()?),
-            "plural" => a.plural = Some(meta.value()?.parse()?),
-            "singular" => a.singular = Some(meta.value()?.parse()?),
-            "scope" => {
-                let lit: LitStr = meta.value()?.parse()?;
-                let namespaced = match lit.value().as_str() {
-                    "Namespaced" => true,
-                    "Cluster" => false,
-                    _ => return Err(syn::Error::new(lit.span(), "scope must be \"Namespaced\" or \"Cluster\"")),
-                };
-                a.scope = Some((lit, namespaced));
-            }
-            "short_names" => a.short_names = parse_lit_list(meta.input)?,
-            "categories" => a.categories = parse_lit_list(meta.input)?,
-            "verbs" => {
-                meta.parse_nested_meta(|v| {
-                    let ident = v.path.get_ident().cloned().ok_or_else(|| v.error("expected a verb"))?;
-                    if !VERBS.iter().any(|(name, _)| ident == name) {
-                        return Err(syn::Error::new(
-                            ident.span(),
-                            format!(
-                                "unknown verb `{ident}`; expected one of get, list, watch, create, update, patch, delete, deletecollection"
-                            ),
-                        ));
-                    }
-                    a.verbs.push(ident);
-                    Ok(())
-                })?;
-            }
-            "status" => a.status = true,
-            "scale" => {
-                let (mut spec, mut status, mut selector) = (None, None, None);
-                meta.parse_nested_meta(|s| {
-                    if s.path.is_ident("spec_replicas_path") {
-                        spec = Some(s.value()?.parse()?);
-                    } else if s.path.is_ident("status_replicas_path") {
-                        status = Some(s.value()?.parse()?);
-                    } else if s.path.is_ident("label_selector_path") {
-                        selector = Some(s.value()?.parse()?);
-                    } else {
-                        return Err(s.error(
-                            "unknown scale attribute; expected spec_replicas_path, status_replicas_path or label_selector_path",
-                        ));
-                    }
-                    Ok(())
-                })?;
-                let span = meta.path.span();
-                a.scale = Some(Scale {
-                    spec: spec.ok_or_else(|| syn::Error::new(span, "scale needs spec_replicas_path"))?,
-                    status: status.ok_or_else(|| syn::Error::new(span, "scale needs status_replicas_path"))?,
-                    selector,
-                });
-            }
-            "printer_column" => {
-                let span = meta.path.span();
-                let mut c = Column {
-                    name: LitStr::new("", span),
-                    type_: LitStr::new("", span),
-                    json_path: None,
-                    count: Vec::new(),
-                    format: None,
-                    description: None,
-                    priority: 0,
-                };
-                let (mut has_name, mut has_type) = (false, false);
-                meta.parse_nested_meta(|p| {
-                    let k = p.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
-                    match k.as_str() {
-                        "name" => {
-                            c.name = p.value()?.parse()?;
-                            has_name = true;
-                        }
-                        "type" => {
-                            let t: LitStr = p.value()?.parse()?;
-                            if !["integer", "number", "string", "boolean", "date"].contains(&t.value().as_str()) {
-                                return Err(syn::Error::new(
-                                    t.span(),
-                                    "a column type is one of integer, number, string, boolean, date",
-                                ));
-                            }
-                            c.type_ = t;
-                            has_type = true;
-                        }
-                        "json_path" => c.json_path = Some(p.value()?.parse()?),
-                        "count" => c.count = parse_lit_list(p.input)?,
-                        "format" => c.format = Some(p.value()?.parse()?),
-                        "description" => c.description = Some(p.value()?.parse()?),
-                        "priority" => c.priority = p.value()?.parse::<LitInt>()?.base10_parse()?,
-                        _ => {
-                            return Err(p.error(
-                                "unknown printer_column attribute; expected name, type, json_path, count, format, description or priority",
-                            ));
-                        }
-                    }
-                    Ok(())
-                })?;
-                if !has_name || !has_type {
-                    return Err(syn::Error::new(span, "printer_column needs name and type"));
-                }
-                if c.json_path.is_some() != c.count.is_empty() {
-                    return Err(syn::Error::new(span, "printer_column needs exactly one of json_path and count"));
-                }
-                a.columns.push(c);
-            }
-            "selectable_field" => {
-                let f = parse_selectable(meta.input)?;
-                if a.selectable.iter().any(|x| x.name.value() == f.name.value()) {
-                    return Err(syn::Error::new(
-                        f.name.span(),
-                        format!("selectable field {:?} is declared twice", f.name.value()),
-                    ));
-                }
-                a.selectable.push(f);
-            }
-            _ => {
-                return Err(meta.error(format!(
-                    "unknown resource attribute `{key}`; expected group, version, kind, plural, singular, scope, short_names, categories, verbs, status, scale, printer_column or selectable_field"
-                )));
-            }
-        }
-        Ok(())
-    })?;
-    Ok((a, &attr.meta))
-}
-
+/// The derive: every mistake of the type and of its attribute is reported
+/// at once; code is emitted only when there is none.
 pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
     if !input.generics.params.is_empty() {
-        return Err(syn::Error::new_spanned(
+        errors.at(
             &input.generics,
             "a resource type cannot have generic parameters",
-        ));
+        );
     }
     const NAMED_FIELDS: &str = "a resource must be a struct with named fields";
     let fields = match &input.data {
         Data::Struct(s) => match &s.fields {
-            Fields::Named(f) => f,
-            Fields::Unnamed(f) => return Err(syn::Error::new_spanned(f, NAMED_FIELDS)),
-            Fields::Unit => return Err(syn::Error::new(input.ident.span(), NAMED_FIELDS)),
+            Fields::Named(f) => Some(f),
+            Fields::Unnamed(f) => {
+                errors.at(f, NAMED_FIELDS);
+                None
+            }
+            Fields::Unit => {
+                errors.push(syn::Error::new(input.ident.span(), NAMED_FIELDS));
+                None
+            }
         },
-        Data::Enum(e) => return Err(syn::Error::new(e.enum_token.span, NAMED_FIELDS)),
-        Data::Union(u) => return Err(syn::Error::new(u.union_token.span, NAMED_FIELDS)),
+        Data::Enum(e) => {
+            errors.push(syn::Error::new(e.enum_token.span, NAMED_FIELDS));
+            None
+        }
+        Data::Union(u) => {
+            errors.push(syn::Error::new(u.union_token.span, NAMED_FIELDS));
+            None
+        }
     };
-    let (a, attr_meta) = parse_attrs(&input)?;
-    let need = |v: &Option<LitStr>, name: &str| {
-        v.clone().ok_or_else(|| {
-            syn::Error::new_spanned(attr_meta, format!("#[resource] needs `{name} = \"...\"`"))
-        })
-    };
-    let group = need(&a.group, "group")?;
-    let version = need(&a.version, "version")?;
-    let kind = need(&a.kind, "kind")?;
-    let plural = need(&a.plural, "plural")?;
-    let (_, namespaced) = a.scope.clone().ok_or_else(|| {
-        syn::Error::new_spanned(
-            attr_meta,
-            "#[resource] needs `scope = \"Namespaced\"` or `scope = \"Cluster\"`",
-        )
-    })?;
-    let find = |name: &str| {
-        fields
+    let a = attrs::read(&input.attrs).map_err(|e| errors.push(e)).ok();
+    let mut find = |name: &str, msg: &str| {
+        let f = fields?
             .named
             .iter()
-            .find(|f| f.ident.as_ref().is_some_and(|i| i == name))
+            .find(|f| f.ident.as_ref().is_some_and(|i| i == name));
+        if f.is_none() {
+            errors.push(syn::Error::new(input.ident.span(), msg));
+        }
+        f
     };
-    let metadata = find("metadata").ok_or_else(|| {
-        syn::Error::new(
-            input.ident.span(),
-            "a resource needs a `metadata: kapi_generated::api::meta::v1::ObjectMeta` field",
-        )
-    })?;
-    let api_version = find("api_version").ok_or_else(|| {
-        syn::Error::new(
-            input.ident.span(),
-            "a resource needs an `api_version: Option<String>` field (serialised as apiVersion)",
-        )
-    })?;
-    let kind_field = find("kind").ok_or_else(|| {
-        syn::Error::new(
-            input.ident.span(),
-            "a resource needs a `kind: Option<String>` field",
-        )
-    })?;
+    let metadata = find(
+        "metadata",
+        "a resource needs a `metadata: kapi_generated::api::meta::v1::ObjectMeta` field",
+    );
+    let api_version = find(
+        "api_version",
+        "a resource needs an `api_version: Option<String>` field (serialised as apiVersion)",
+    );
+    let kind_field = find("kind", "a resource needs a `kind: Option<String>` field");
+    errors.finish()?;
+    let (Some(a), Some(metadata), Some(api_version), Some(kind_field)) =
+        (a, metadata, api_version, kind_field)
+    else {
+        // Each of them has reported its error.
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "#[derive(Resource)] failed",
+        ));
+    };
+    let (group, version, kind, plural) = (&a.group, &a.version, &a.kind, &a.plural);
+    let namespaced = a.namespaced;
 
     let ident = &input.ident;
     let singular = a
