@@ -248,6 +248,10 @@ fn resource_attr(api: &Api, gv: &GroupVersion, t: &TypeDef, r: &ResourceDef) -> 
     let cats = &r.categories;
     let verbs = r.verbs().into_iter().map(|v| format_ident!("{}", v));
     let status = r.subresources.status.as_ref().map(|_| quote! { status, });
+    let storage = r
+        .storage_version
+        .as_ref()
+        .map(|v| quote! { storage_version = #v, });
     let scale = r.subresources.scale.as_ref().map(|s| {
         let spec = &s.spec_replicas_path;
         let stat = &s.status_replicas_path;
@@ -261,6 +265,7 @@ fn resource_attr(api: &Api, gv: &GroupVersion, t: &TypeDef, r: &ResourceDef) -> 
         let name = &c.name;
         let ty = &c.type_;
         let path = c.json_path.as_ref().map(|p| quote! { , json_path = #p });
+        let age = c.age.as_ref().map(|p| quote! { , age = #p });
         let count = if c.count.is_empty() {
             None
         } else {
@@ -274,7 +279,7 @@ fn resource_attr(api: &Api, gv: &GroupVersion, t: &TypeDef, r: &ResourceDef) -> 
             .map(|d| quote! { , description = #d });
         let priority = c.priority;
         let priority = (priority != 0).then(|| quote! { , priority = #priority });
-        quote! { printer_column(name = #name, type = #ty #path #count #format #desc #priority), }
+        quote! { printer_column(name = #name, type = #ty #path #count #age #format #desc #priority), }
     });
     let selectable = r.selectable_fields.iter().map(|f| {
         let name = f.name();
@@ -301,7 +306,7 @@ fn resource_attr(api: &Api, gv: &GroupVersion, t: &TypeDef, r: &ResourceDef) -> 
         #[resource(
             group = #group, version = #version, kind = #kind, plural = #plural, singular = #singular,
             scope = #scope, short_names(#(#short),*), categories(#(#cats),*), verbs(#(#verbs),*),
-            #status #scale #(#columns)* #(#selectable)*
+            #status #storage #scale #(#columns)* #(#selectable)*
         )]
     }
 }

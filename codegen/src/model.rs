@@ -162,6 +162,10 @@ pub struct ResourceDef {
     /// Fields a `fieldSelector` may name besides `metadata.name` and `metadata.namespace`.
     #[serde(default)]
     pub selectable_fields: Vec<SelectableFieldDef>,
+    /// The group's version objects are stored in upstream, when it is not
+    /// the served one (discovery's `storageVersionHash` names it).
+    #[serde(default)]
+    pub storage_version: Option<String>,
 }
 
 /// One entry of `selectableFields`: a dotted path (`spec.nodeName`), or a
@@ -239,6 +243,9 @@ pub struct PrinterColumn {
     pub json_path: Option<String>,
     #[serde(default)]
     pub count: Vec<String>,
+    /// The cell is the time since the timestamp at this path, as an age.
+    #[serde(default)]
+    pub age: Option<String>,
 }
 
 impl ResourceDef {
@@ -984,11 +991,12 @@ fn check_resources(api: &Api) -> Result<(), Error> {
             }
             for (i, c) in r.printer_columns.iter().enumerate() {
                 let cp = format!("{at}/printerColumns/{i}");
-                if c.json_path.is_some() != c.count.is_empty() {
+                let sources = [c.json_path.is_some(), !c.count.is_empty(), c.age.is_some()];
+                if sources.iter().filter(|s| **s).count() != 1 {
                     return Err(Error::at(
                         &gv.file,
                         &cp,
-                        "a printer column needs exactly one of jsonPath and count",
+                        "a printer column needs exactly one of jsonPath, count and age",
                     ));
                 }
                 if !["integer", "number", "string", "boolean", "date"].contains(&c.type_.as_str()) {
@@ -1001,7 +1009,7 @@ fn check_resources(api: &Api) -> Result<(), Error> {
                         ),
                     ));
                 }
-                for p in c.json_path.iter().chain(c.count.iter()) {
+                for p in c.json_path.iter().chain(c.count.iter()).chain(c.age.iter()) {
                     if !p.starts_with('.') {
                         return Err(Error::at(
                             &gv.file,

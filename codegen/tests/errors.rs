@@ -342,7 +342,7 @@ fn printer_column_with_path_and_count() {
     assert_eq!(
         t.error(),
         "api-defs/example.com/v1.yaml: #/components/schemas/Widget/x-kapi-resource/printerColumns/0: \
-         a printer column needs exactly one of jsonPath and count"
+         a printer column needs exactly one of jsonPath, count and age"
     );
 }
 

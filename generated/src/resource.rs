@@ -36,6 +36,10 @@ pub enum ColumnSource {
     Path(String),
     /// The number of entries of the maps or lists at these paths, added up.
     Count(Vec<String>),
+    /// The time since the timestamp at a simple dotted JSON path, as kubectl
+    /// prints ages (`5m`, `3d`): what upstream's built-in printers put in
+    /// their `Age` columns, and what a custom resource's `date` column shows.
+    Age(String),
 }
 
 /// A `kubectl get` column (after the name column, which is always first).
@@ -110,6 +114,10 @@ pub struct ApiResource {
     pub printer_columns: Vec<PrinterColumn>,
     /// Fields `fieldSelector` may name besides `metadata.name` and `metadata.namespace`.
     pub selectable_fields: Vec<SelectableField>,
+    /// The version of the group objects are stored in (upstream's storage
+    /// version, which discovery's `storageVersionHash` names); None: the
+    /// served version.
+    pub storage_version: Option<String>,
 }
 
 impl ApiResource {

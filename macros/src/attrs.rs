@@ -11,7 +11,7 @@
 //! scope = "Namespaced" | "Cluster",
 //! short_names("...", ...), categories("...", ...), verbs(get, list, ...), status,
 //! scale(spec_replicas_path = "...", status_replicas_path = "...", label_selector_path = "..."),
-//! printer_column(name = "...", type = "...", json_path = "..." | count("...", ...),
+//! printer_column(name = "...", type = "...", json_path = "..." | count("...", ...) | age = "...",
 //!                format = "...", description = "...", priority = 1),
 //! selectable_field("spec.field", path = "...", path = "...", default = "...")
 //! ```
@@ -53,6 +53,7 @@ pub struct Attrs {
     pub scale: Option<Scale>,
     pub columns: Vec<Column>,
     pub selectable: Vec<Selectable>,
+    pub storage_version: Option<LitStr>,
 }
 
 /// `scale(...)`.
@@ -62,12 +63,13 @@ pub struct Scale {
     pub selector: Option<LitStr>,
 }
 
-/// `printer_column(...)`; exactly one of `json_path` and `count` is set.
+/// `printer_column(...)`; exactly one of `json_path`, `count` and `age` is set.
 pub struct Column {
     pub name: LitStr,
     pub type_: LitStr,
     pub json_path: Option<LitStr>,
     pub count: Vec<LitStr>,
+    pub age: Option<LitStr>,
     pub format: Option<LitStr>,
     pub description: Option<LitStr>,
     pub priority: i32,
@@ -275,6 +277,7 @@ const RESOURCE: Keys = Keys {
         "scale",
         "printer_column",
         "selectable_field",
+        "storage_version",
     ],
     repeatable: &["printer_column", "selectable_field"],
 };
@@ -294,6 +297,7 @@ const PRINTER_COLUMN: Keys = Keys {
         "type",
         "json_path",
         "count",
+        "age",
         "format",
         "description",
         "priority",
@@ -372,6 +376,7 @@ struct Partial {
     scale: Option<Scale>,
     columns: Vec<Column>,
     selectable: Vec<Selectable>,
+    storage_version: Option<LitStr>,
 }
 
 /// Reads the `#[resource(...)]` attributes (usually one; several are read as
@@ -404,6 +409,7 @@ pub fn read(attrs: &[Attribute]) -> syn::Result<Attrs> {
         scale: None,
         columns: Vec::new(),
         selectable: Vec::new(),
+        storage_version: None,
     };
     for attr in &ours {
         if let Err(e) = attr.parse_nested_meta(|meta| key(&mut p, &meta, &mut errors)) {
@@ -452,6 +458,7 @@ pub fn read(attrs: &[Attribute]) -> syn::Result<Attrs> {
             scale: p.scale,
             columns: p.columns,
             selectable: p.selectable,
+            storage_version: p.storage_version,
         }),
         // Each missing one has had its error above.
         _ => Err(unreachable_error(first)),
@@ -474,6 +481,7 @@ fn key(p: &mut Partial, meta: &ParseNestedMeta, errors: &mut Errors) -> syn::Res
         "version" => p.version = key.string(errors)?,
         "kind" => p.kind = key.string(errors)?,
         "plural" => p.plural = key.string(errors)?,
+        "storage_version" => p.storage_version = key.string(errors)?,
         "singular" => p.singular = key.string(errors)?,
         "scope" => {
             if let Some(lit) = key.string(errors)? {
@@ -582,28 +590,26 @@ fn scale(key: &Key, errors: &mut Errors) -> syn::Result<Option<Scale>> {
     })
 }
 
-/// `printer_column(name = "...", type = "...", json_path = "..." | count(...), format, description, priority)`.
+/// `printer_column(name = "...", type = "...", json_path = "..." | count(...) | age = "...", format, description, priority)`.
 fn printer_column(key: &Key, errors: &mut Errors) -> syn::Result<Option<Column>> {
     let usage = "printer_column(name = \"...\", type = \"...\", json_path = \"...\")";
     if !key.expect(Form::List, usage, errors)? {
         return Ok(None);
     }
-    let (mut name, mut type_, mut json_path, mut count) = (None, None, None, Vec::new());
+    let (mut name, mut type_, mut json_path, mut count, mut age) =
+        (None, None, None, Vec::new(), None);
     let (mut format, mut description, mut priority) = (None, None, 0);
     let mut seen = Seen::new(&PRINTER_COLUMN);
     key.nested(|meta| {
         let Some(k) = seen.key(&meta, errors)? else {
             return Ok(());
         };
-        let other_source = match k.name.as_str() {
-            "json_path" => "count",
-            "count" => "json_path",
-            _ => "",
-        };
-        if !other_source.is_empty() && seen.has(other_source) {
+        let sources = ["json_path", "count", "age"];
+        if sources.contains(&k.name.as_str()) && sources.iter().any(|s| *s != k.name && seen.has(s))
+        {
             errors.at(
                 &meta.path,
-                "printer_column needs exactly one of json_path and count",
+                "printer_column needs exactly one of json_path, count and age",
             );
             return skip(meta.input);
         }
@@ -623,6 +629,7 @@ fn printer_column(key: &Key, errors: &mut Errors) -> syn::Result<Option<Column>>
             }
             "json_path" => json_path = k.string(errors)?,
             "count" => count = k.strings(true, errors)?,
+            "age" => age = k.string(errors)?,
             "format" => format = k.string(errors)?,
             "description" => description = k.string(errors)?,
             "priority" => priority = k.int(errors)?.unwrap_or(0),
@@ -638,18 +645,20 @@ fn printer_column(key: &Key, errors: &mut Errors) -> syn::Result<Option<Column>>
             );
         }
     }
-    if !seen.has("json_path") && !seen.has("count") {
+    if !seen.has("json_path") && !seen.has("count") && !seen.has("age") {
         errors.at(
             &key.meta.path,
-            "printer_column needs exactly one of json_path and count",
+            "printer_column needs exactly one of json_path, count and age",
         );
     }
+    let has_source = json_path.is_some() || !count.is_empty() || age.is_some();
     Ok(match (name, type_) {
-        (Some(name), Some(type_)) if json_path.is_some() || !count.is_empty() => Some(Column {
+        (Some(name), Some(type_)) if has_source => Some(Column {
             name,
             type_,
             json_path,
             count,
+            age,
             format,
             description,
             priority,

@@ -86,6 +86,10 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
     };
     let short = &a.short_names;
     let cats = &a.categories;
+    let storage_version = match &a.storage_version {
+        Some(v) => quote! { ::std::option::Option::Some(#v.to_string()) },
+        None => quote! { ::std::option::Option::None },
+    };
     let status = a.status;
     let scale = match &a.scale {
         Some(s) => {
@@ -109,9 +113,10 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
         let format = c.format.as_ref().map(|f| f.value()).unwrap_or_default();
         let desc = c.description.as_ref().map(|d| d.value()).unwrap_or_default();
         let prio = c.priority;
-        let source = match &c.json_path {
-            Some(p) => quote! { ::kapi_generated::resource::ColumnSource::Path(#p.to_string()) },
-            None => {
+        let source = match (&c.json_path, &c.age) {
+            (Some(p), _) => quote! { ::kapi_generated::resource::ColumnSource::Path(#p.to_string()) },
+            (None, Some(p)) => quote! { ::kapi_generated::resource::ColumnSource::Age(#p.to_string()) },
+            (None, None) => {
                 let paths = &c.count;
                 quote! { ::kapi_generated::resource::ColumnSource::Count(vec![#(#paths.to_string()),*]) }
             }
@@ -205,6 +210,7 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
                         scale_subresource: #scale,
                         printer_columns: vec![#(#columns),*],
                         selectable_fields: vec![#(#selectable),*],
+                        storage_version: #storage_version,
                     });
                 &RESOURCE
             }

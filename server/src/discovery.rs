@@ -62,7 +62,7 @@ fn legacy_resource(ep: &Endpoint) -> Vec<Value> {
     if !r.categories.is_empty() {
         main["categories"] = json!(r.categories);
     }
-    if let Some(hash) = ep.facts.storage_version_hash() {
+    if let Some(hash) = ep.storage_version_hash() {
         main["storageVersionHash"] = json!(hash);
     }
     let mut out = vec![main];
@@ -275,7 +275,7 @@ impl Discovery {
 }
 
 fn json_response(v: &Value) -> Response {
-    let mut resp = (StatusCode::OK, serde_json::to_vec(v).unwrap_or_default()).into_response();
+    let mut resp = (StatusCode::OK, crate::wire_json::to_vec(v)).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

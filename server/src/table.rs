@@ -38,7 +38,7 @@ pub fn column_definitions(r: &ApiResource) -> Value {
     }
     let mut cols = vec![json!({
         "name": "Name", "type": "string", "format": "name", "priority": 0,
-        "description": "Name must be unique within a namespace. It is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically."
+        "description": "The object's name, unique among objects of its kind in its namespace (or in the cluster)."
     })];
     if r.printer_columns.is_empty() {
         cols.push(
@@ -47,12 +47,7 @@ pub fn column_definitions(r: &ApiResource) -> Value {
         );
     }
     for c in &r.printer_columns {
-        let type_ = if c.type_ == "date" {
-            "date"
-        } else {
-            c.type_.as_str()
-        };
-        cols.push(json!({"name": c.name, "type": type_, "format": c.format, "description": c.description, "priority": c.priority}));
+        cols.push(json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority}));
     }
     Value::Array(cols)
 }
@@ -172,19 +167,11 @@ fn cells(r: &ApiResource, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
     }
     for c in &r.printer_columns {
         let cell = match &c.source {
-            ColumnSource::Path(p) => {
-                let found = path_cell(obj, p);
-                let v = found.as_ref();
-                if c.type_ == "date" {
-                    if v.is_some_and(|v| !v.is_null()) {
-                        age(v, now)
-                    } else {
-                        Value::Null
-                    }
-                } else {
-                    v.cloned().unwrap_or(Value::Null)
-                }
-            }
+            ColumnSource::Path(p) => path_cell(obj, p).unwrap_or(Value::Null),
+            ColumnSource::Age(p) => match path_cell(obj, p) {
+                Some(v) if !v.is_null() => age(Some(&v), now),
+                _ => Value::Null,
+            },
             ColumnSource::Count(paths) => {
                 let n: usize = paths
                     .iter()

@@ -16,48 +16,20 @@ pub fn is_events(r: &ApiResource) -> bool {
 pub fn column_definitions() -> Value {
     let col = |name: &str, priority: i32, description: &str| json!({"name": name, "type": "string", "format": "", "priority": priority, "description": description});
     json!([
-        col(
-            "Last Seen",
-            0,
-            "The time at which the most recent occurrence of this event was recorded."
-        ),
-        col(
-            "Type",
-            0,
-            "Type of this event (Normal, Warning), new types could be added in the future"
-        ),
-        col(
-            "Reason",
-            0,
-            "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."
-        ),
-        col("Object", 0, "The object that this event is about."),
+        col("Last Seen", 0, "Time since the event last occurred."),
+        col("Type", 0, "Normal or Warning."),
+        col("Reason", 0, "Why the event happened, in one word."),
+        col("Object", 0, "The object the event is about."),
         col(
             "Subobject",
             1,
-            "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement."
+            "The part of the object the event is about, as a field path."
         ),
-        col(
-            "Source",
-            1,
-            "The component reporting this event. Should be a short machine understandable string."
-        ),
-        col(
-            "Message",
-            0,
-            "A human-readable description of the status of this operation."
-        ),
-        col(
-            "First Seen",
-            1,
-            "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)"
-        ),
-        col("Count", 1, "The number of times this event has occurred."),
-        col(
-            "Name",
-            1,
-            "Name must be unique within a namespace. It is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically."
-        ),
+        col("Source", 1, "The component that reported the event."),
+        col("Message", 0, "What happened, for people."),
+        col("First Seen", 1, "Time since the event first occurred."),
+        col("Count", 1, "How often the event occurred."),
+        col("Name", 1, "The event's name."),
     ])
 }
 

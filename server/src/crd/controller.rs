@@ -275,9 +275,7 @@ impl CrdServer {
         );
         let mut ep = Endpoint::new(r);
         ep.facts = ResourceFacts {
-            storage_version: def
-                .storage_version()
-                .map(|sv| (def.group.clone(), sv.to_string(), def.names.kind.clone())),
+            stored: true,
             custom_resource: true,
         };
         ep.getter = Some(store.clone());

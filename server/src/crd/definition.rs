@@ -126,7 +126,13 @@ fn columns(v: &Value) -> Vec<PrinterColumn> {
                         format: s("format"),
                         description: s("description"),
                         priority: c.get("priority").and_then(Value::as_i64).unwrap_or(0) as i32,
-                        source: ColumnSource::Path(s("jsonPath")),
+                        // Upstream's table convertor shows a date column's
+                        // timestamp as an age.
+                        source: if s("type") == "date" {
+                            ColumnSource::Age(s("jsonPath"))
+                        } else {
+                            ColumnSource::Path(s("jsonPath"))
+                        },
                     }
                 })
                 .collect()
@@ -262,6 +268,7 @@ impl Definition {
                 .iter()
                 .map(|f| SelectableField::path(f))
                 .collect(),
+            storage_version: self.storage_version().map(str::to_string),
         }
     }
 }

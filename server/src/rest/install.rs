@@ -183,9 +183,7 @@ impl RegistryBuilder {
             TypedStore::<K>::new(self.storage.clone(), (), strategy).with_patch_schema(schema),
         );
         let mut endpoint = Endpoint::new(resource);
-        // Compiled-in kinds are stored in the version they are served in.
-        let r = &endpoint.resource;
-        endpoint.facts.storage_version = Some((r.group.clone(), r.version.clone(), r.kind.clone()));
+        endpoint.facts.stored = true;
         let mut installer = Installer {
             backing: Backing::Stored(store),
             endpoint,

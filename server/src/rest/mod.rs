@@ -210,10 +210,10 @@ pub struct Endpoint {
 /// How a resource is stored and served, beyond its names and verbs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceFacts {
-    /// The (group, version, kind) objects are stored as: its hash is the
-    /// legacy discovery entry's `storageVersionHash`. None for a kind that
-    /// is not stored (a review kind's answer is computed).
-    pub storage_version: Option<(String, String, String)>,
+    /// Whether objects are stored (a review kind's answer is computed):
+    /// stored kinds publish the hash of their storage version in legacy
+    /// discovery.
+    pub stored: bool,
     /// A custom resource, served as unstructured JSON, as upstream's
     /// apiextensions server serves it. Two things differ for those from
     /// compiled-in kinds, as upstream: aggregated discovery's `responseKind`
@@ -223,14 +223,19 @@ pub struct ResourceFacts {
     pub custom_resource: bool,
 }
 
-impl ResourceFacts {
-    /// Upstream's `storageVersionHash`: the standard base64 of the first 8
-    /// bytes of the SHA-256 of `group/version/kind`.
+impl Endpoint {
+    /// Upstream's `storageVersionHash` of a stored kind: the standard base64
+    /// of the first 8 bytes of the SHA-256 of `group/version/kind` of its
+    /// storage version.
     pub fn storage_version_hash(&self) -> Option<String> {
         use base64::Engine as _;
         use sha2::Digest as _;
-        let (g, v, k) = self.storage_version.as_ref()?;
-        let digest = sha2::Sha256::digest(format!("{g}/{v}/{k}").as_bytes());
+        if !self.facts.stored {
+            return None;
+        }
+        let r = &self.resource;
+        let version = r.storage_version.as_ref().unwrap_or(&r.version);
+        let digest = sha2::Sha256::digest(format!("{}/{version}/{}", r.group, r.kind).as_bytes());
         Some(base64::engine::general_purpose::STANDARD.encode(&digest[..8]))
     }
 }
