@@ -1,4 +1,6 @@
-//! The etcd v3 backend (`--etcd-servers`), through the `etcd-client` crate.
+//! The etcd v3 backend (`--etcd-servers`), speaking etcd's gRPC API through
+//! `tonic` with the few messages kapi needs written in [`rpc`] (so building
+//! kapi needs no `protoc`).
 //!
 //! Keys are stored as given: the REST layer builds them under the store's
 //! [`Storage::key_prefix`] (`--etcd-prefix`, default `/registry`), so an
@@ -23,18 +25,23 @@
 //!
 //! Every call is bounded by [`REQUEST_TIMEOUT`]; an unreachable etcd gives
 //! [`StorageError::Unavailable`] (503), and a watch whose stream breaks ends
-//! with one error so its client relists. The client reconnects by itself, so
-//! service resumes when etcd returns.
+//! with one error so its client relists. The channel connects lazily and
+//! reconnects by itself, so service resumes when etcd returns.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions, PutOptions,
-    Txn, TxnOp, TxnOpResponse, WatchOptions,
-};
 use futures::StreamExt;
+use tonic::transport::{Channel, Endpoint};
+
+mod rpc;
+
+use rpc::{
+    Client, CompactionRequest, Compare, CompareResult, EventType, RangeRequest, RequestOp,
+    TxnRequest, TxnResponse, WatchCreateRequest, WatchProgressRequest, WatchRequest,
+    response_op::Response as OpResponse, watch_request::RequestUnion,
+};
 
 use super::{
     Event, EventStream, KeyValue, ListResult, ProgressRequester, ProgressWatch, Rev, Storage,
@@ -47,7 +54,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// gRPC status codes that mean "etcd cannot be reached right now": Cancelled,
 /// Unknown (tonic's code for a broken connection), DeadlineExceeded, Unavailable.
-const GRPC_UNREACHABLE: [i32; 4] = [1, 2, 4, 14];
+const GRPC_UNREACHABLE: [tonic::Code; 4] = [
+    tonic::Code::Cancelled,
+    tonic::Code::Unknown,
+    tonic::Code::DeadlineExceeded,
+    tonic::Code::Unavailable,
+];
 
 /// The etcd-backed store.
 pub struct EtcdStore {
@@ -64,9 +76,9 @@ type Progress = (
 
 /// One storage watch's state between its answers.
 struct WatchState {
-    responses: etcd_client::WatchResponseStream,
+    responses: tonic::Streaming<rpc::WatchResponse>,
     /// Kept: dropping it would end the watch.
-    sender: etcd_client::WatchRequestSender,
+    sender: tokio::sync::mpsc::Sender<WatchRequest>,
     progress: Option<Progress>,
     failed: bool,
 }
@@ -77,7 +89,7 @@ impl WatchState {
     /// without events) reported: they arrive in order with the events, and
     /// this runs only when the consumer asks for the next event, so every
     /// change up to the reported revision has been yielded before.
-    async fn next_response(&mut self) -> Result<Option<etcd_client::WatchResponse>, StorageError> {
+    async fn next_response(&mut self) -> Result<Option<rpc::WatchResponse>, StorageError> {
         loop {
             let answer = match &mut self.progress {
                 None => self.responses.message().await,
@@ -85,7 +97,7 @@ impl WatchState {
                     answer = self.responses.message() => answer,
                     asked = requests.recv() => {
                         match asked {
-                            Some(()) => bounded(self.sender.request_progress()).await?,
+                            Some(()) => self.request_progress().await?,
                             // Nobody can ask any more.
                             None => self.progress = None,
                         }
@@ -95,53 +107,61 @@ impl WatchState {
             };
             let answer = answer.map_err(map_err)?;
             if let Some(r) = &answer
-                && r.events().is_empty()
-                && !r.canceled()
-                && r.compact_revision() == 0
+                && r.events.is_empty()
+                && !r.canceled
+                && r.compact_revision == 0
             {
-                if let (Some((_, reports)), Some(h)) = (&self.progress, r.header()) {
+                if let (Some((_, reports)), Some(h)) = (&self.progress, &r.header) {
                     // The consumer may have gone: then nobody wants it.
-                    let _ = reports.send(rev(h.revision()));
+                    let _ = reports.send(rev(h.revision));
                 }
                 continue;
             }
             return Ok(answer);
         }
     }
+
+    /// Sends etcd a progress request on this watch's stream.
+    async fn request_progress(&self) -> Result<(), StorageError> {
+        let request = WatchRequest {
+            request_union: Some(RequestUnion::Progress(WatchProgressRequest {})),
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.sender.send(request)).await {
+            Ok(Ok(())) => Ok(()),
+            // The request stream is gone only when the call has ended.
+            Ok(Err(_)) => Err(StorageError::Unavailable("etcd closed the watch".into())),
+            Err(_) => Err(timed_out()),
+        }
+    }
 }
 
-fn map_err(e: etcd_client::Error) -> StorageError {
-    match &e {
-        etcd_client::Error::GRpcStatus(s) => {
-            let code = s.code() as i32;
-            if s.message().contains("required revision has been compacted") {
-                StorageError::Compacted {
-                    requested: 0,
-                    compacted: 0,
-                }
-            } else if GRPC_UNREACHABLE.contains(&code) {
-                StorageError::Unavailable(format!("etcd: {}", s.message()))
-            } else {
-                StorageError::Internal(format!("etcd: {}", s.message()))
-            }
+fn map_err(s: tonic::Status) -> StorageError {
+    if s.message().contains("required revision has been compacted") {
+        StorageError::Compacted {
+            requested: 0,
+            compacted: 0,
         }
-        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => {
-            StorageError::Unavailable(format!("etcd: {e}"))
-        }
-        _ => StorageError::Internal(format!("etcd: {e}")),
+    } else if GRPC_UNREACHABLE.contains(&s.code()) {
+        StorageError::Unavailable(format!("etcd: {}", s.message()))
+    } else {
+        StorageError::Internal(format!("etcd: {}", s.message()))
     }
+}
+
+fn timed_out() -> StorageError {
+    StorageError::Unavailable(format!(
+        "etcd did not answer within {}s",
+        REQUEST_TIMEOUT.as_secs()
+    ))
 }
 
 /// Runs one etcd call within [`REQUEST_TIMEOUT`].
 async fn bounded<T>(
-    f: impl std::future::Future<Output = Result<T, etcd_client::Error>>,
+    f: impl std::future::Future<Output = Result<T, tonic::Status>>,
 ) -> Result<T, StorageError> {
     match tokio::time::timeout(REQUEST_TIMEOUT, f).await {
         Ok(r) => r.map_err(map_err),
-        Err(_) => Err(StorageError::Unavailable(format!(
-            "etcd did not answer within {}s",
-            REQUEST_TIMEOUT.as_secs()
-        ))),
+        Err(_) => Err(timed_out()),
     }
 }
 
@@ -153,15 +173,13 @@ fn irev(r: Rev) -> i64 {
     i64::try_from(r).unwrap_or(i64::MAX)
 }
 
-fn to_kv(kv: &etcd_client::KeyValue) -> Result<KeyValue, StorageError> {
+fn to_kv(kv: rpc::KeyValue) -> Result<KeyValue, StorageError> {
     Ok(KeyValue {
-        key: kv
-            .key_str()
-            .map_err(|e| StorageError::Internal(format!("etcd key is not UTF-8: {e}")))?
-            .to_string(),
-        value: Bytes::copy_from_slice(kv.value()),
-        create_rev: rev(kv.create_revision()),
-        mod_rev: rev(kv.mod_revision()),
+        key: String::from_utf8(kv.key)
+            .map_err(|e| StorageError::Internal(format!("etcd key is not UTF-8: {e}")))?,
+        value: Bytes::from(kv.value),
+        create_rev: rev(kv.create_revision),
+        mod_rev: rev(kv.mod_revision),
     })
 }
 
@@ -178,8 +196,8 @@ fn prefix_end(prefix: &str) -> Vec<u8> {
     vec![0]
 }
 
-fn header_rev(h: Option<&etcd_client::ResponseHeader>) -> Result<Rev, StorageError> {
-    h.map(|h| rev(h.revision()))
+fn header_rev(h: Option<&rpc::ResponseHeader>) -> Result<Rev, StorageError> {
+    h.map(|h| rev(h.revision))
         .ok_or_else(|| StorageError::Internal("etcd response without a header".into()))
 }
 
@@ -203,6 +221,28 @@ pub fn supports_progress_requests(version: &str) -> bool {
     }
 }
 
+/// The channel settings for one `--etcd-servers` URL (`http://` assumed
+/// without a scheme; kapi has no TLS to etcd).
+fn endpoint(url: &str) -> Result<Endpoint, StorageError> {
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    if !url.starts_with("http://") {
+        return Err(StorageError::Internal(format!(
+            "etcd server {url}: only http:// URLs are supported"
+        )));
+    }
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|e| StorageError::Internal(format!("etcd server {url}: {e}")))?;
+    Ok(endpoint
+        .connect_timeout(Duration::from_secs(2))
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true))
+}
+
 impl EtcdStore {
     /// A store on the etcd servers at `endpoints` (`http://host:port`), with
     /// keys under `prefix`. Connects lazily: an unreachable etcd is reported by
@@ -211,12 +251,13 @@ impl EtcdStore {
         if endpoints.is_empty() {
             return Err(StorageError::Internal("no etcd server given".into()));
         }
-        let options = ConnectOptions::new()
-            .with_connect_timeout(Duration::from_secs(2))
-            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5));
-        let client = Client::connect(endpoints, Some(options))
-            .await
-            .map_err(|e| StorageError::Unavailable(format!("etcd {endpoints:?}: {e}")))?;
+        let endpoints = endpoints
+            .iter()
+            .map(|url| endpoint(url))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Every endpoint connects lazily, when a call needs it, and reconnects
+        // after a failure; calls go to the ready ones.
+        let client = Client::new(Channel::balance_list(endpoints.into_iter()));
         let prefix = prefix.trim_end_matches('/');
         let prefix = if prefix.starts_with('/') {
             prefix.to_string()
@@ -275,31 +316,38 @@ impl EtcdStore {
         after: Rev,
         progress: Option<Progress>,
     ) -> Result<EventStream, StorageError> {
-        let options = WatchOptions::new()
-            .with_range(prefix_end(prefix))
-            .with_start_revision(irev(after + 1))
-            .with_prev_key();
-        let mut wc = self.client.watch_client();
-        let mut stream = bounded(wc.watch(prefix, Some(options))).await?;
+        let create = WatchRequest {
+            request_union: Some(RequestUnion::Create(WatchCreateRequest {
+                key: prefix.as_bytes().to_vec(),
+                range_end: prefix_end(prefix),
+                start_revision: irev(after + 1),
+                prev_kv: true,
+            })),
+        };
+        // Room for the creation and one pending progress request.
+        let (sender, requests) = tokio::sync::mpsc::channel(2);
+        sender
+            .try_send(create)
+            .map_err(|e| StorageError::Internal(format!("etcd watch request: {e}")))?;
+        let mut responses = bounded(self.client.watch(requests)).await?;
         // The first answer says whether the watch was created or the start is compacted.
-        let first = bounded(stream.message()).await?;
+        let first = bounded(responses.message()).await?;
         match &first {
-            Some(r) if r.canceled() || r.compact_revision() > 0 => {
-                if r.compact_revision() > 0 {
+            Some(r) if r.canceled || r.compact_revision > 0 => {
+                if r.compact_revision > 0 {
                     return Err(StorageError::Compacted {
                         requested: after,
-                        compacted: rev(r.compact_revision()),
+                        compacted: rev(r.compact_revision),
                     });
                 }
                 return Err(StorageError::Internal(format!(
                     "etcd cancelled the watch: {}",
-                    r.cancel_reason()
+                    r.cancel_reason
                 )));
             }
             Some(_) => {}
             None => return Err(StorageError::Unavailable("etcd closed the watch".into())),
         }
-        let (sender, responses) = stream.split();
         let state = WatchState {
             responses,
             sender,
@@ -312,20 +360,20 @@ impl EtcdStore {
                 return None;
             }
             let batch: Vec<Result<Event, StorageError>> = match st.next_response().await {
-                Ok(Some(r)) if r.canceled() || r.compact_revision() > 0 => {
-                    vec![Err(if r.compact_revision() > 0 {
+                Ok(Some(r)) if r.canceled || r.compact_revision > 0 => {
+                    vec![Err(if r.compact_revision > 0 {
                         StorageError::Compacted {
                             requested: after,
-                            compacted: rev(r.compact_revision()),
+                            compacted: rev(r.compact_revision),
                         }
                     } else {
                         StorageError::Unavailable(format!(
                             "etcd cancelled the watch: {}",
-                            r.cancel_reason()
+                            r.cancel_reason
                         ))
                     })]
                 }
-                Ok(Some(r)) => r.events().iter().map(convert_event).collect(),
+                Ok(Some(r)) => r.events.into_iter().map(convert_event).collect(),
                 Ok(None) => vec![Err(StorageError::Unavailable(
                     "etcd closed the watch".into(),
                 ))],
@@ -338,19 +386,29 @@ impl EtcdStore {
         Ok(through_first_error(events))
     }
 
-    async fn txn(&self, txn: Txn) -> Result<etcd_client::TxnResponse, StorageError> {
-        let mut kv = self.client.kv_client();
-        bounded(kv.txn(txn)).await
+    async fn txn(&self, txn: TxnRequest) -> Result<TxnResponse, StorageError> {
+        bounded(self.client.txn(txn)).await
     }
 
     /// The key's current state, from the `else` branch of a failed transaction.
-    fn current_from(resp: &etcd_client::TxnResponse) -> Result<Option<KeyValue>, StorageError> {
-        for op in resp.op_responses() {
-            if let TxnOpResponse::Get(g) = op {
-                return g.kvs().first().map(to_kv).transpose();
+    fn current_from(resp: TxnResponse) -> Result<Option<KeyValue>, StorageError> {
+        for op in resp.responses {
+            if let Some(OpResponse::Range(g)) = op.response {
+                return g.kvs.into_iter().next().map(to_kv).transpose();
             }
         }
         Ok(None)
+    }
+
+    /// A read of `key` alone, counting only, at `at` (0: the latest revision).
+    async fn count_at(&self, key: String, at: i64) -> Result<rpc::RangeResponse, StorageError> {
+        bounded(self.client.range(RangeRequest {
+            key: key.into_bytes(),
+            revision: at,
+            count_only: true,
+            ..Default::default()
+        }))
+        .await
     }
 }
 
@@ -371,29 +429,23 @@ impl EtcdStore {
             }
             _ => prefix.as_bytes().to_vec(),
         };
-        let mut options = GetOptions::new().with_range(prefix_end(prefix));
-        if limit > 0 {
-            options = options.with_limit(i64::try_from(limit).unwrap_or(i64::MAX));
-        }
-        if let Some(at) = at {
-            options = options.with_revision(i64::try_from(at).unwrap_or(i64::MAX));
-        }
-        // A whole collection can exceed gRPC's 4 MiB default (10,000 ConfigMaps
-        // of 1 KiB are 14 MB); upstream's client allows up to 2 GiB.
-        let mut kv = self
-            .client
-            .kv_client()
-            .max_decoding_message_size(i32::MAX as usize);
-        let resp = bounded(kv.get(start, Some(options))).await?;
-        let items = resp
-            .kvs()
-            .iter()
-            .map(to_kv)
-            .collect::<Result<Vec<_>, _>>()?;
+        let request = RangeRequest {
+            key: start,
+            range_end: prefix_end(prefix),
+            limit: i64::try_from(limit).unwrap_or(i64::MAX),
+            revision: at.map_or(0, irev),
+            ..Default::default()
+        };
+        // The answer may be a whole collection: rpc::Client allows large messages.
+        let resp = bounded(self.client.range(request)).await?;
         Ok(ListResult {
-            rev: header_rev(resp.header())?,
-            more: resp.more(),
-            items,
+            rev: header_rev(resp.header.as_ref())?,
+            more: resp.more,
+            items: resp
+                .kvs
+                .into_iter()
+                .map(to_kv)
+                .collect::<Result<Vec<_>, _>>()?,
         })
     }
 }
@@ -405,13 +457,12 @@ impl Storage for EtcdStore {
     }
 
     async fn health(&self) -> Result<(), StorageError> {
-        let mut m = self.client.maintenance_client();
-        match tokio::time::timeout(HEALTH_TIMEOUT, m.status()).await {
+        match tokio::time::timeout(HEALTH_TIMEOUT, self.client.status()).await {
             Ok(Ok(status)) => {
-                let supported = supports_progress_requests(status.version());
+                let supported = supports_progress_requests(&status.version);
                 if self.progress_requests.set(supported).is_ok() {
                     tracing::info!(
-                        version = status.version(),
+                        version = status.version,
                         progress_requests = supported,
                         "etcd reached{}",
                         if supported {
@@ -431,9 +482,12 @@ impl Storage for EtcdStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, StorageError> {
-        let mut kv = self.client.kv_client();
-        let resp = bounded(kv.get(key, None)).await?;
-        resp.kvs().first().map(to_kv).transpose()
+        let resp = bounded(self.client.range(RangeRequest {
+            key: key.as_bytes().to_vec(),
+            ..Default::default()
+        }))
+        .await?;
+        resp.kvs.into_iter().next().map(to_kv).transpose()
     }
 
     async fn list(
@@ -466,14 +520,16 @@ impl Storage for EtcdStore {
     }
 
     async fn create(&self, key: &str, value: Bytes) -> Result<KeyValue, StorageError> {
-        let txn = Txn::new()
-            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, value.to_vec(), None)]);
+        let txn = TxnRequest {
+            compare: vec![Compare::create_revision(key, CompareResult::Equal, 0)],
+            success: vec![RequestOp::put(key, value.clone(), false)],
+            failure: Vec::new(),
+        };
         let resp = self.txn(txn).await?;
-        if !resp.succeeded() {
+        if !resp.succeeded {
             return Err(StorageError::AlreadyExists(key.to_string()));
         }
-        let r = header_rev(resp.header())?;
+        let r = header_rev(resp.header.as_ref())?;
         Ok(KeyValue {
             key: key.to_string(),
             value,
@@ -488,20 +544,17 @@ impl Storage for EtcdStore {
         value: Bytes,
         expected_mod_rev: Rev,
     ) -> Result<KeyValue, StorageError> {
-        let txn = Txn::new()
-            .when([
-                Compare::create_revision(key, CompareOp::NotEqual, 0),
-                Compare::mod_revision(key, CompareOp::Equal, irev(expected_mod_rev)),
-            ])
-            .and_then([TxnOp::put(
-                key,
-                value.to_vec(),
-                Some(PutOptions::new().with_prev_key()),
-            )])
-            .or_else([TxnOp::get(key, None)]);
+        let txn = TxnRequest {
+            compare: vec![
+                Compare::create_revision(key, CompareResult::NotEqual, 0),
+                Compare::mod_revision(key, CompareResult::Equal, irev(expected_mod_rev)),
+            ],
+            success: vec![RequestOp::put(key, value.clone(), true)],
+            failure: vec![RequestOp::get(key)],
+        };
         let resp = self.txn(txn).await?;
-        if !resp.succeeded() {
-            return Err(match Self::current_from(&resp)? {
+        if !resp.succeeded {
+            return Err(match Self::current_from(resp)? {
                 None => StorageError::NotFound(key.to_string()),
                 Some(cur) => StorageError::Conflict {
                     key: key.to_string(),
@@ -510,12 +563,12 @@ impl Storage for EtcdStore {
                 },
             });
         }
-        let r = header_rev(resp.header())?;
+        let r = header_rev(resp.header.as_ref())?;
         let create_rev = resp
-            .op_responses()
+            .responses
             .into_iter()
-            .find_map(|op| match op {
-                TxnOpResponse::Put(p) => p.prev_key().map(|kv| rev(kv.create_revision())),
+            .find_map(|op| match op.response {
+                Some(OpResponse::Put(p)) => p.prev_kv.map(|kv| rev(kv.create_revision)),
                 _ => None,
             })
             .ok_or_else(|| StorageError::Internal("etcd put returned no previous key".into()))?;
@@ -532,20 +585,22 @@ impl Storage for EtcdStore {
         key: &str,
         expected_mod_rev: Option<Rev>,
     ) -> Result<(KeyValue, Rev), StorageError> {
-        let mut compares = vec![Compare::create_revision(key, CompareOp::NotEqual, 0)];
+        let mut compare = vec![Compare::create_revision(key, CompareResult::NotEqual, 0)];
         if let Some(expected) = expected_mod_rev {
-            compares.push(Compare::mod_revision(key, CompareOp::Equal, irev(expected)));
-        }
-        let txn = Txn::new()
-            .when(compares)
-            .and_then([TxnOp::delete(
+            compare.push(Compare::mod_revision(
                 key,
-                Some(DeleteOptions::new().with_prev_key()),
-            )])
-            .or_else([TxnOp::get(key, None)]);
+                CompareResult::Equal,
+                irev(expected),
+            ));
+        }
+        let txn = TxnRequest {
+            compare,
+            success: vec![RequestOp::delete(key)],
+            failure: vec![RequestOp::get(key)],
+        };
         let resp = self.txn(txn).await?;
-        if !resp.succeeded() {
-            return Err(match Self::current_from(&resp)? {
+        if !resp.succeeded {
+            return Err(match Self::current_from(resp)? {
                 None => StorageError::NotFound(key.to_string()),
                 Some(cur) => StorageError::Conflict {
                     key: key.to_string(),
@@ -554,12 +609,12 @@ impl Storage for EtcdStore {
                 },
             });
         }
-        let r = header_rev(resp.header())?;
+        let r = header_rev(resp.header.as_ref())?;
         let prev = resp
-            .op_responses()
+            .responses
             .into_iter()
-            .find_map(|op| match op {
-                TxnOpResponse::Delete(d) => d.prev_kvs().first().map(to_kv),
+            .find_map(|op| match op.response {
+                Some(OpResponse::DeleteRange(d)) => d.prev_kvs.into_iter().next().map(to_kv),
                 _ => None,
             })
             .ok_or_else(|| {
@@ -585,15 +640,15 @@ impl Storage for EtcdStore {
 
     async fn current_rev(&self) -> Result<Rev, StorageError> {
         // A quorum read of one key gives the store's revision in its header.
-        let mut kv = self.client.kv_client();
-        let key = format!("{}/", self.prefix);
-        let resp = bounded(kv.get(key, Some(GetOptions::new().with_count_only()))).await?;
-        header_rev(resp.header())
+        let resp = self.count_at(format!("{}/", self.prefix), 0).await?;
+        header_rev(resp.header.as_ref())
     }
 
     async fn compact(&self, rev: Rev) -> Result<Rev, StorageError> {
-        let mut kv = self.client.kv_client();
-        match bounded(kv.compact(irev(rev), None)).await {
+        let request = CompactionRequest {
+            revision: irev(rev),
+        };
+        match bounded(self.client.compact(request)).await {
             // Already compacted at or past `rev` (by this or another kapi).
             Ok(_) | Err(StorageError::Compacted { .. }) => Ok(rev),
             Err(e) => Err(e),
@@ -605,9 +660,7 @@ impl Storage for EtcdStore {
             return Ok(());
         }
         // A count-only read at `rev` fails exactly when etcd compacted past it.
-        let mut kv = self.client.kv_client();
-        let options = GetOptions::new().with_count_only().with_revision(irev(rev));
-        match bounded(kv.get(format!("{}/", self.prefix), Some(options))).await {
+        match self.count_at(format!("{}/", self.prefix), irev(rev)).await {
             Ok(_) => Ok(()),
             Err(StorageError::Compacted { .. }) => Err(StorageError::Compacted {
                 requested: rev,
@@ -620,20 +673,24 @@ impl Storage for EtcdStore {
     }
 }
 
-fn convert_event(ev: &etcd_client::Event) -> Result<Event, StorageError> {
+fn convert_event(ev: rpc::Event) -> Result<Event, StorageError> {
+    let kind = EventType::try_from(ev.r#type).map_err(|_| {
+        StorageError::Internal(format!("etcd watch event of unknown type {}", ev.r#type))
+    })?;
     let kv = ev
-        .kv()
+        .kv
         .ok_or_else(|| StorageError::Internal("etcd watch event without a key".into()))?;
-    match ev.event_type() {
+    match kind {
         EventType::Put => Ok(Event::Put { kv: to_kv(kv)? }),
         EventType::Delete => {
-            let prev = ev.prev_kv().ok_or_else(|| StorageError::Compacted {
-                requested: rev(kv.mod_revision()),
-                compacted: rev(kv.mod_revision()),
+            let at = rev(kv.mod_revision);
+            let prev = ev.prev_kv.ok_or(StorageError::Compacted {
+                requested: at,
+                compacted: at,
             })?;
             Ok(Event::Delete {
                 prev: to_kv(prev)?,
-                rev: rev(kv.mod_revision()),
+                rev: at,
             })
         }
     }
