@@ -23,6 +23,7 @@ mod kubectl;
 mod kubectl_sweep;
 mod list;
 mod list_snapshot;
+mod openapi;
 mod patch;
 mod protobuf;
 mod python;
