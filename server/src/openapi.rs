@@ -692,7 +692,7 @@ fn serve_content(
     {
         h.insert(header::ETAG, e);
     }
-    if !(not_modified && !etag.is_empty())
+    if (!not_modified || etag.is_empty())
         && let Ok(v) = HeaderValue::from_str(last_modified)
     {
         h.insert(header::LAST_MODIFIED, v);

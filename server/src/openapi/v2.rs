@@ -128,12 +128,15 @@ struct Built {
     parts: Parts,
 }
 
+/// One merged entry: its key, JSON and protobuf `Named*` message.
+type Part = (String, Arc<[u8]>, Arc<[u8]>);
+
 /// The merged entries the two encodings are assembled from.
 #[derive(Debug, Default)]
 struct Parts {
-    definitions: Vec<(String, Arc<[u8]>, Arc<[u8]>)>,
-    paths: Vec<(String, Arc<[u8]>, Arc<[u8]>)>,
-    parameters: Vec<(String, Arc<[u8]>, Arc<[u8]>)>,
+    definitions: Vec<Part>,
+    paths: Vec<Part>,
+    parameters: Vec<Part>,
 }
 
 const SECURITY_NAME: &str = "BearerToken";
@@ -250,7 +253,7 @@ impl V2 {
             .map(|(k, j, _)| k.len() + j.len() + 4)
             .sum();
         let mut out = Vec::with_capacity(size + 512);
-        let object = |out: &mut Vec<u8>, entries: &[(String, Arc<[u8]>, Arc<[u8]>)]| {
+        let object = |out: &mut Vec<u8>, entries: &[Part]| {
             out.push(b'{');
             for (i, (k, j, _)) in entries.iter().enumerate() {
                 if i > 0 {
@@ -281,7 +284,7 @@ impl V2 {
     fn assemble_proto(&self, parts: &Parts) -> Vec<u8> {
         use kapi_generated::proto::{LEN, put_key, put_string, put_varint};
         // Each entry as a length-delimited element of field `inner`.
-        let wrap = |entries: &[(String, Arc<[u8]>, Arc<[u8]>)], inner: u32| {
+        let wrap = |entries: &[Part], inner: u32| {
             let mut b = Vec::with_capacity(entries.iter().map(|e| e.2.len() + 6).sum());
             for (_, _, p) in entries {
                 put_key(&mut b, inner, LEN);
