@@ -43,8 +43,8 @@ pub struct Fragment {
 
 #[derive(Debug)]
 struct Entry {
-    json: Box<[u8]>,
-    proto: Box<[u8]>,
+    json: Arc<[u8]>,
+    proto: Arc<[u8]>,
 }
 
 #[derive(Debug)]
@@ -65,7 +65,7 @@ pub struct EncodedFragment {
 
 impl From<Fragment> for EncodedFragment {
     fn from(f: Fragment) -> Self {
-        let json = |v: &Value| serde_json::to_vec(v).unwrap_or_default().into_boxed_slice();
+        let json = |v: &Value| -> Arc<[u8]> { serde_json::to_vec(v).unwrap_or_default().into() };
         EncodedFragment {
             definitions: f
                 .definitions
@@ -78,7 +78,7 @@ impl From<Fragment> for EncodedFragment {
                         .unwrap_or_default();
                     let entry = Entry {
                         json: json(v),
-                        proto: gnostic::named_schema(k, v).into_boxed_slice(),
+                        proto: gnostic::named_schema(k, v).into(),
                     };
                     (k.clone(), DefEntry { entry, gvks })
                 })
@@ -89,7 +89,7 @@ impl From<Fragment> for EncodedFragment {
                 .map(|(k, v)| {
                     let e = Entry {
                         json: json(v),
-                        proto: gnostic::named_path_item(k, v).into_boxed_slice(),
+                        proto: gnostic::named_path_item(k, v).into(),
                     };
                     (k.clone(), e)
                 })
@@ -100,7 +100,7 @@ impl From<Fragment> for EncodedFragment {
                 .map(|(k, v)| {
                     let e = Entry {
                         json: json(v),
-                        proto: gnostic::named_parameter(k, v).into_boxed_slice(),
+                        proto: gnostic::named_parameter(k, v).into(),
                     };
                     (k.clone(), e)
                 })
