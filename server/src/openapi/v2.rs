@@ -195,9 +195,7 @@ impl V2 {
                 params.entry(k).or_insert(e);
             }
         }
-        let shared = |e: &Entry| -> (Arc<[u8]>, Arc<[u8]>) {
-            (e.json.clone().into(), e.proto.clone().into())
-        };
+        let shared = |e: &Entry| -> (Arc<[u8]>, Arc<[u8]>) { (e.json.clone(), e.proto.clone()) };
         let mut parts = Parts::default();
         for (k, ds) in defs {
             let first = ds[0];
