@@ -493,10 +493,18 @@ impl OpenApi {
 
     /// `GET /openapi/v3`: kube-aggregator's merged index, written with
     /// `http.ServeContent` and no content type or ETag of its own.
+    ///
+    /// One deliberate difference: upstream's `Last-Modified` is the time of
+    /// the request, so an `If-Modified-Since` from the same second gets a
+    /// 304 even when a CRD changed the index in between, and kubectl's HTTP
+    /// cache (which revalidates with it) then reads a stale index. kapi
+    /// sends the same headers but always answers 200.
     pub fn index(&self, headers: &HeaderMap) -> Response {
         let now = http_date(jiff::Timestamp::now());
+        let mut headers = headers.clone();
+        headers.remove(header::IF_MODIFIED_SINCE);
         serve_content(
-            headers,
+            &headers,
             self.index.clone(),
             "text/plain; charset=utf-8",
             "",

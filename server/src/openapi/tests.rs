@@ -571,7 +571,17 @@ fn v3_index_is_served_as_the_aggregator_does() {
         header_of(&r, header::CACHE_CONTROL),
         Some("no-cache, private")
     );
-    assert!(header_of(&r, header::LAST_MODIFIED).is_some_and(|v| v.ends_with(" GMT")));
+    let lm = header_of(&r, header::LAST_MODIFIED)
+        .expect("Last-Modified")
+        .to_string();
+    assert!(lm.ends_with(" GMT"), "{lm}");
+    // Revalidating with it never gets a stale index (see `index`).
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::IF_MODIFIED_SINCE,
+        HeaderValue::from_str(&lm).expect("date"),
+    );
+    assert_eq!(openapi().index(&h).status(), StatusCode::OK);
     // serverRelativeURLs carry upstream's hash: upper-case hex SHA-512.
     let url = &openapi().docs["api/v1"];
     assert_eq!(url.hash.len(), 128);
