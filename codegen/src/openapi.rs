@@ -77,7 +77,9 @@ fn rewrite(
             map.remove("x-kapi-protobuf");
             map.remove("x-kapi-protobuf-optional");
             for (k, v) in map.iter_mut() {
-                if k == "$ref" {
+                // A property named `$ref` (JSONSchemaProps has one) is a
+                // schema, not a reference.
+                if k == "$ref" && v.is_string() {
                     if let Some((g, ver, n)) =
                         v.as_str().and_then(|r| ref_target(group, version, r))
                     {

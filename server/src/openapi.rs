@@ -1,8 +1,17 @@
-//! OpenAPI v3: the index at `/openapi/v3` and one document per served
-//! group/version, built once from the schemas generated from api-defs and the
-//! verbs each resource serves. Every PATCH and POST operation carries its
-//! `x-kubernetes-group-version-kind` and the `fieldValidation`, `dryRun` and
-//! `fieldManager` parameters kubectl looks for.
+//! OpenAPI: v3 (the index at `/openapi/v3` and one document per served
+//! group/version) and v2 (`/openapi/v2`, module [`v2`]), built once from the
+//! schemas generated from api-defs and the verbs each resource serves, and
+//! rebuilt per group/version when CRDs change. Every PATCH and POST
+//! operation carries its `x-kubernetes-group-version-kind` and the
+//! `fieldValidation`, `dryRun` and `fieldManager` parameters kubectl looks
+//! for.
+//!
+//! The HTTP answers follow kube-apiserver's: the v3 index is served by its
+//! aggregator (no ETag, and the content type Go's sniffing gives JSON,
+//! `text/plain; charset=utf-8`), the documents by kube-openapi's handler3
+//! (`application/json`, ETag, immutable caching with a matching `hash`, a
+//! 301 to the current hash for a stale one), `/openapi/v2` by its v2
+//! handler behind gzip.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,16 +21,28 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha512};
 
-use crate::error::ApiError;
 use crate::rest::Endpoint;
 use crate::rest::install::Registry;
+
+mod gnostic;
+pub mod v2;
+mod yaml;
+
+/// One published v3 document.
+#[derive(Debug)]
+struct Document {
+    bytes: bytes::Bytes,
+    hash: String,
+    last_modified: String,
+}
 
 /// The published documents.
 #[derive(Debug, Clone, Default)]
 pub struct OpenApi {
-    /// `api/v1` or `apis/g/v` → (document bytes, hash), shared between snapshots.
-    docs: BTreeMap<String, Arc<(Vec<u8>, String)>>,
-    index: Vec<u8>,
+    /// `api/v1` or `apis/g/v` → document, shared between snapshots.
+    docs: BTreeMap<String, Arc<Document>>,
+    index: bytes::Bytes,
+    v2: v2::V2,
 }
 
 fn param(name: &str, description: &str) -> Value {
@@ -326,10 +347,14 @@ fn gv_key(group: &str, version: &str) -> String {
     }
 }
 
-fn document_entry(doc: &Value) -> Arc<(Vec<u8>, String)> {
+fn document_entry(doc: &Value) -> Arc<Document> {
     let bytes = serde_json::to_vec(doc).unwrap_or_default();
-    let h = hash(&bytes);
-    Arc::new((bytes, h))
+    let hash = hash(&bytes);
+    Arc::new(Document {
+        bytes: bytes.into(),
+        hash,
+        last_modified: http_date(jiff::Timestamp::now()),
+    })
 }
 
 /// One group/version's document: the paths of its endpoints (each kind's
@@ -354,8 +379,30 @@ pub fn group_version_document(
     })
 }
 
+/// kube-openapi's ETag and hash: the SHA-512 of the bytes in upper-case hex.
 fn hash(bytes: &[u8]) -> String {
     hex::encode_upper(Sha512::digest(bytes))
+}
+
+/// An HTTP date (`Last-Modified`), as Go's `http.TimeFormat`.
+fn http_date(t: jiff::Timestamp) -> String {
+    t.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// The built-in definitions of one group/version in v2 form.
+fn builtin_definitions(schemas: &Value) -> BTreeMap<String, Value> {
+    schemas
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let mut v = v.clone();
+                    v2::builtin_schema_v2(&mut v);
+                    (k.clone(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl OpenApi {
@@ -368,7 +415,10 @@ impl OpenApi {
                 .or_default()
                 .push(ep);
         }
-        let mut out = OpenApi::default();
+        let mut out = OpenApi {
+            v2: v2::V2::new(version),
+            ..OpenApi::default()
+        };
         for ((group, ver), eps) in by_gv {
             let generated = kapi_generated::api::OPENAPI_SCHEMAS
                 .iter()
@@ -376,28 +426,43 @@ impl OpenApi {
             let schemas: Value = generated
                 .and_then(|s| serde_json::from_str(s.schemas).ok())
                 .unwrap_or_else(|| json!({}));
-            let doc = group_version_document(&eps, schemas, version, |ep| {
+            let published = |ep: &Endpoint| {
                 generated
                     .and_then(|s| s.kinds.iter().find(|(k, _)| *k == ep.resource.kind))
                     .map(|(_, n)| n.to_string())
                     .unwrap_or_else(|| ep.resource.kind.clone())
-            });
+            };
+            let mut definitions = builtin_definitions(&schemas);
+            if eps.iter().any(|e| e.resource.scale_subresource.is_some()) {
+                definitions.extend(scale_definitions());
+            }
+            let fragment = v2::fragment(&eps, definitions, v2::Flavor::BuiltIn, published);
+            out.v2.set_fragment(&gv_key(&group, &ver), Some(fragment));
+            let doc = group_version_document(&eps, schemas, version, published);
             out.docs.insert(gv_key(&group, &ver), document_entry(&doc));
         }
         out.rebuild_index();
         out
     }
 
-    /// Replaces (or, with None, removes) one group/version's document and
-    /// updates the index; the other documents are shared, not rebuilt.
-    pub fn set_document(&mut self, group: &str, version: &str, doc: Option<&Value>) {
+    /// Replaces (or, with None, removes) one group/version's v3 document
+    /// and v2 fragment, and updates the index; the other documents are
+    /// shared, not rebuilt.
+    pub fn set_document(
+        &mut self,
+        group: &str,
+        version: &str,
+        doc: Option<(&Value, v2::Fragment)>,
+    ) {
         let key = gv_key(group, version);
         match doc {
-            Some(d) => {
-                self.docs.insert(key, document_entry(d));
+            Some((d, fragment)) => {
+                self.docs.insert(key.clone(), document_entry(d));
+                self.v2.set_fragment(&key, Some(fragment));
             }
             None => {
                 self.docs.remove(&key);
+                self.v2.set_fragment(&key, None);
             }
         }
         self.rebuild_index();
@@ -408,82 +473,257 @@ impl OpenApi {
         self.docs.contains_key(&gv_key(group, version))
     }
 
+    /// The v2 document.
+    pub fn v2(&self) -> &v2::V2 {
+        &self.v2
+    }
+
     fn rebuild_index(&mut self) {
         let mut index = Map::new();
         for (key, entry) in &self.docs {
             index.insert(
                 key.clone(),
-                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", entry.1)}),
+                json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={}", entry.hash)}),
             );
         }
-        self.index = serde_json::to_vec(&json!({"paths": index})).unwrap_or_default();
+        self.index = serde_json::to_vec(&json!({"paths": index}))
+            .unwrap_or_default()
+            .into();
     }
 
-    /// `GET /openapi/v3`.
+    /// `GET /openapi/v3`: kube-aggregator's merged index, written with
+    /// `http.ServeContent` and no content type or ETag of its own.
+    ///
+    /// One deliberate difference: upstream's `Last-Modified` is the time of
+    /// the request, so an `If-Modified-Since` from the same second gets a
+    /// 304 even when a CRD changed the index in between, and kubectl's HTTP
+    /// cache (which revalidates with it) then reads a stale index. kapi
+    /// sends the same headers but always answers 200.
     pub fn index(&self, headers: &HeaderMap) -> Response {
-        let h = hash(&self.index);
-        cached(headers, self.index.clone(), &h, false)
+        let now = http_date(jiff::Timestamp::now());
+        let mut headers = headers.clone();
+        headers.remove(header::IF_MODIFIED_SINCE);
+        serve_content(
+            &headers,
+            self.index.clone(),
+            "text/plain; charset=utf-8",
+            "",
+            &now,
+        )
     }
 
-    /// `GET /openapi/v3/{path}?hash=...`.
+    /// `GET /openapi/v3/{path}?hash=...`: handler3's `HandleGroupVersion`.
     pub fn document(&self, path: &str, query_hash: Option<&str>, headers: &HeaderMap) -> Response {
-        let Some(entry) = self.docs.get(path.trim_matches('/')) else {
-            return ApiError::path_not_found().into_response();
+        let Some(entry) = self.docs.get(path) else {
+            // The aggregator's answer for a group/version nobody serves.
+            let mut r = StatusCode::NOT_FOUND.into_response();
+            no_cache(&mut r);
+            return r;
         };
-        let (bytes, h) = &**entry;
-        match query_hash {
-            Some(q) if q != h => {
-                let mut resp = StatusCode::MOVED_PERMANENTLY.into_response();
-                if let Ok(loc) = HeaderValue::from_str(&format!(
-                    "/openapi/v3/{}?hash={h}",
-                    path.trim_matches('/')
-                )) {
-                    resp.headers_mut().insert(header::LOCATION, loc);
+        let json = accept_clauses(headers)
+            .into_iter()
+            .any(|(t, s)| (t == "application" || t == "*") && (s == "json" || s == "*"));
+        if !json {
+            // Only the protobuf form (or nothing kapi serves) is acceptable.
+            let mut r = StatusCode::NOT_ACCEPTABLE.into_response();
+            r.headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("Accept"));
+            no_cache(&mut r);
+            return r;
+        }
+        match query_hash.filter(|q| !q.is_empty()) {
+            Some(q) if q != entry.hash => {
+                let mut r = StatusCode::MOVED_PERMANENTLY.into_response();
+                let h = r.headers_mut();
+                h.insert(header::VARY, HeaderValue::from_static("Accept"));
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                if let Ok(e) = HeaderValue::from_str(&format!("\"{}\"", entry.hash)) {
+                    h.insert(header::ETAG, e);
                 }
-                resp
+                if let Ok(loc) =
+                    HeaderValue::from_str(&format!("/openapi/v3/{path}?hash={}", entry.hash))
+                {
+                    h.insert(header::LOCATION, loc);
+                }
+                no_cache(&mut r);
+                r
             }
-            Some(_) => cached(headers, bytes.clone(), h, true),
-            None => cached(headers, bytes.clone(), h, false),
+            matched => {
+                let mut r = serve_content(
+                    headers,
+                    entry.bytes.clone(),
+                    "application/json",
+                    &entry.hash,
+                    &entry.last_modified,
+                );
+                let h = r.headers_mut();
+                h.insert(header::VARY, HeaderValue::from_static("Accept"));
+                if matched.is_some() {
+                    h.insert(
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("public, immutable"),
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&expires_in_a_year()) {
+                        h.insert(header::EXPIRES, v);
+                    }
+                }
+                r
+            }
         }
     }
 }
 
-fn cached(headers: &HeaderMap, body: Vec<u8>, hash: &str, immutable: bool) -> Response {
-    let etag = format!("\"{hash}\"");
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == etag);
-    let mut resp = if not_modified {
+/// `Expires` one calendar year ahead, as Go's `time.RFC1123` writes the
+/// server's local time (UTC).
+fn expires_in_a_year() -> String {
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let then = now.checked_add(jiff::Span::new().years(1)).unwrap_or(now);
+    then.strftime("%a, %d %b %Y %H:%M:%S UTC").to_string()
+}
+
+/// The generic API server's default `Cache-Control`.
+fn no_cache(r: &mut Response) {
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+}
+
+/// The `Accept` clauses as goautoneg orders them: by quality, specific
+/// types before wildcards (its insertion sort, so equal ones keep their
+/// order). An empty `Accept` is `*/*`.
+fn accept_clauses(headers: &HeaderMap) -> Vec<(String, String)> {
+    let accept = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    let accept = if accept.trim().is_empty() {
+        "*/*".to_string()
+    } else {
+        accept
+    };
+    let mut clauses: Vec<(String, String, f64)> = Vec::new();
+    for part in accept.split(',') {
+        let mut pieces = part.split(';');
+        let range = pieces.next().unwrap_or("").trim();
+        let mut q = 1.0;
+        for p in pieces {
+            if let Some((k, v)) = p.split_once('=')
+                && k.trim() == "q"
+            {
+                q = v.trim().parse().unwrap_or(0.0);
+            }
+        }
+        let (t, s) = match range.split_once('/') {
+            Some((t, s)) => (t.trim().to_string(), s.trim().to_string()),
+            None if range == "*" => ("*".to_string(), "*".to_string()),
+            None => continue,
+        };
+        clauses.push((t, s, q));
+    }
+    let less = |a: &(String, String, f64), b: &(String, String, f64)| {
+        a.2 > b.2 || (a.0 != "*" && b.0 == "*") || (a.1 != "*" && b.1 == "*")
+    };
+    for i in 1..clauses.len() {
+        let mut j = i;
+        while j > 0 && less(&clauses[j], &clauses[j - 1]) {
+            clauses.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    clauses.into_iter().map(|(t, s, _)| (t, s)).collect()
+}
+
+/// Whether `Accept-Encoding` allows gzip (gziphandler's check).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|part| {
+            let mut it = part.split(';');
+            let coding = it.next().unwrap_or("").trim();
+            let q = it
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .next()
+                .map(|q| q.trim().parse::<f64>().unwrap_or(0.0))
+                .unwrap_or(1.0);
+            coding.eq_ignore_ascii_case("gzip") && q > 0.0
+        })
+}
+
+/// Go's `http.ServeContent` for a whole body: `Last-Modified`, the
+/// `If-None-Match` / `If-Modified-Since` preconditions (304 without the
+/// content headers), else 200 with `Accept-Ranges: bytes`. An empty `etag`
+/// sets none.
+fn serve_content(
+    headers: &HeaderMap,
+    body: bytes::Bytes,
+    content_type: &'static str,
+    etag: &str,
+    last_modified: &str,
+) -> Response {
+    let quoted = format!("\"{etag}\"");
+    let header_str = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let not_modified = match header_str(header::IF_NONE_MATCH) {
+        Some(inm) => inm
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || (!etag.is_empty() && t.trim_start_matches("W/") == quoted)),
+        None => header_str(header::IF_MODIFIED_SINCE)
+            .and_then(|ims| jiff::fmt::rfc2822::parse(ims).ok())
+            .zip(jiff::fmt::rfc2822::parse(last_modified).ok())
+            .is_some_and(|(ims, lm)| lm.timestamp() <= ims.timestamp()),
+    };
+    let mut r = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (StatusCode::OK, body).into_response()
+        let mut r = (StatusCode::OK, body).into_response();
+        let h = r.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        r
     };
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Ok(e) = HeaderValue::from_str(&etag) {
+    let h = r.headers_mut();
+    if !etag.is_empty()
+        && let Ok(e) = HeaderValue::from_str(&quoted)
+    {
         h.insert(header::ETAG, e);
     }
-    h.insert(header::VARY, HeaderValue::from_static("Accept"));
-    if immutable {
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, immutable"),
-        );
-        let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 365);
-        if let Ok(v) =
-            HeaderValue::from_str(&expires.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string())
-        {
-            h.insert(header::EXPIRES, v);
-        }
-    } else {
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache, private"),
-        );
+    if (!not_modified || etag.is_empty())
+        && let Ok(v) = HeaderValue::from_str(last_modified)
+    {
+        h.insert(header::LAST_MODIFIED, v);
     }
-    resp
+    no_cache(&mut r);
+    r
 }
+
+/// `io.k8s.api.autoscaling.v1.Scale` and what it refers to, for scale
+/// subresources outside autoscaling/v1.
+pub(crate) fn scale_definitions() -> BTreeMap<String, Value> {
+    let schemas: Value = kapi_generated::api::OPENAPI_SCHEMAS
+        .iter()
+        .find(|s| s.group == "autoscaling" && s.version == "v1")
+        .and_then(|s| serde_json::from_str(s.schemas).ok())
+        .unwrap_or_else(|| json!({}));
+    builtin_definitions(&schemas)
+        .into_iter()
+        .filter(|(k, _)| {
+            k.starts_with("io.k8s.api.autoscaling.v1.Scale") || k.starts_with("io.k8s.apimachinery")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

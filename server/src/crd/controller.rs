@@ -415,7 +415,8 @@ impl CrdServer {
                 } else {
                     let doc =
                         super::openapi::document(group, version, &served, &self.server_version);
-                    openapi.set_document(group, version, Some(&doc));
+                    let v2 = super::openapi::fragment(group, version, &served);
+                    openapi.set_document(group, version, Some((&doc, v2)));
                 }
             }
             self.openapi.store(openapi);

@@ -1,10 +1,13 @@
-//! The OpenAPI v3 document of one custom resource group/version, built from
-//! the `openAPIV3Schema` of every CRD served there (so `kubectl explain`
-//! works), with the metadata schemas it refers to.
+//! The OpenAPI documents of one custom resource group/version, built from
+//! the `openAPIV3Schema` of every CRD served there: the v3 document (so
+//! `kubectl explain` works), with the metadata schemas it refers to, and
+//! the v2 fragment (the schema as apiextensions publishes it in v2, see
+//! `openapi::v2::crd_schema_v2`).
 
 use serde_json::{Map, Value, json};
 
 use super::definition::{Definition, Version};
+use crate::openapi::v2;
 use crate::rest::Endpoint;
 
 /// `gateway.networking.k8s.io` → `io.k8s.networking.gateway`, as upstream names CR schemas.
@@ -93,6 +96,45 @@ pub fn document(
     );
     without_strategic_merge_patch(&mut doc);
     doc
+}
+
+/// The group/version's part of `/openapi/v2`.
+pub fn fragment(
+    group: &str,
+    version: &str,
+    served: &[(&Definition, &Version, &Endpoint)],
+) -> v2::Fragment {
+    let mut definitions: std::collections::BTreeMap<String, Value> = meta_schemas()
+        .into_iter()
+        .map(|(k, mut v)| {
+            v2::builtin_schema_v2(&mut v);
+            (k, v)
+        })
+        .collect();
+    for (d, v, ep) in served {
+        let kind = &ep.resource.kind;
+        let name = schema_name(group, version, kind);
+        let list_kind = if d.names.list_kind.is_empty() {
+            format!("{kind}List")
+        } else {
+            d.names.list_kind.clone()
+        };
+        definitions.insert(
+            name.clone(),
+            v2::crd_schema_v2(v.schema.as_deref(), group, version, kind),
+        );
+        definitions.insert(
+            format!("{name}List"),
+            v2::crd_list_schema_v2(&name, group, version, kind, &list_kind),
+        );
+        if v.scale.is_some() {
+            definitions.extend(crate::openapi::scale_definitions());
+        }
+    }
+    let eps: Vec<&Endpoint> = served.iter().map(|(_, _, e)| *e).collect();
+    v2::fragment(&eps, definitions, v2::Flavor::Custom, |ep| {
+        schema_name(group, version, &ep.resource.kind)
+    })
 }
 
 /// Custom resources take no strategic merge patch: their PATCH operations

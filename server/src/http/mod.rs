@@ -83,8 +83,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/apis", get(apis))
         .route("/apis/", get(apis))
         .route("/openapi/v3", get(openapi_index))
-        .route("/openapi/v3/", get(openapi_index))
+        .route("/openapi/v3/", get(openapi_no_document))
         .route("/openapi/v3/{*path}", get(openapi_document))
+        .route("/openapi/v2", get(openapi_v2))
         .fallback(resource::handle)
         .with_state(state)
 }
@@ -127,6 +128,14 @@ async fn apis(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
 
 async fn openapi_index(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     s.openapi.load().index(&headers)
+}
+
+async fn openapi_no_document(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    s.openapi.load().document("", None, &headers)
+}
+
+async fn openapi_v2(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    s.openapi.load().v2().serve(&headers)
 }
 
 #[derive(serde::Deserialize)]

@@ -90,16 +90,15 @@ fn kubectl_auth_can_i_and_whoami() {
             "the answer carries its time: {v}"
         );
 
-        // `create -f` of a review prints the answer (`--validate=false`: kubectl
-        // looks for a PATCH operation of the kind to validate against, which a
-        // create-only kind has not, then for /openapi/v2, which kapi does not serve).
+        // `create -f` of a review prints the answer (kubectl validates it
+        // against /openapi/v2: its v3 document has no PATCH operation).
         let file = server.write_file(
             &format!("ssar-{t}.yaml"),
             "apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectAccessReview\n\
              spec:\n  resourceAttributes:\n    verb: list\n    resource: secrets\n",
         );
         let file = file.to_string_lossy();
-        let out = k.run(&["create", "--validate=false", "-f", &file, "-o", "json"]);
+        let out = k.run(&["create", "-f", &file, "-o", "json"]);
         let v: Value = serde_json::from_str(out.ok()).expect("create -o json is JSON");
         assert_eq!(v["kind"], "SelfSubjectAccessReview", "{v}");
         assert_eq!(

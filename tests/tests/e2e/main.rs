@@ -25,6 +25,7 @@ mod kubectl_sweep;
 mod list;
 mod list_snapshot;
 mod no_protoc;
+mod openapi;
 mod patch;
 mod protobuf;
 mod python;
