@@ -47,6 +47,46 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     key(b).cmp(&key(a)).then_with(|| a.cmp(b))
 }
 
+/// A served subresource as discovery lists it.
+struct Sub {
+    name: &'static str,
+    /// The group and version of its kind, when it is another group's
+    /// (`autoscaling/v1` Scale).
+    elsewhere: Option<(&'static str, &'static str)>,
+    kind: String,
+    verbs: Vec<&'static str>,
+}
+
+/// The subresources of an endpoint, in upstream's order: compiled-in
+/// resources by name (upstream's installer sorts the paths it registers),
+/// custom resources status first, then scale (the apiextensions server's
+/// own order).
+fn subresources(ep: &Endpoint) -> Vec<Sub> {
+    let r = &ep.resource;
+    let mut subs = Vec::new();
+    let status_verbs = ep.status_verbs();
+    if !status_verbs.is_empty() {
+        subs.push(Sub {
+            name: "status",
+            elsewhere: None,
+            kind: r.kind.clone(),
+            verbs: status_verbs,
+        });
+    }
+    if r.scale_subresource.is_some() {
+        subs.push(Sub {
+            name: "scale",
+            elsewhere: Some(("autoscaling", "v1")),
+            kind: "Scale".into(),
+            verbs: vec!["get", "patch", "update"],
+        });
+    }
+    if !ep.facts.custom_resource {
+        subs.sort_by_key(|s| s.name);
+    }
+    subs
+}
+
 fn legacy_resource(ep: &Endpoint) -> Vec<Value> {
     let r = &ep.resource;
     let mut main = json!({
@@ -66,40 +106,38 @@ fn legacy_resource(ep: &Endpoint) -> Vec<Value> {
         main["storageVersionHash"] = json!(hash);
     }
     let mut out = vec![main];
-    let status_verbs = ep.status_verbs();
-    if !status_verbs.is_empty() {
-        out.push(json!({
-            "name": format!("{}/status", r.plural),
+    for sub in subresources(ep) {
+        let mut entry = json!({
+            "name": format!("{}/{}", r.plural, sub.name),
             "singularName": "",
             "namespaced": r.namespaced(),
-            "kind": r.kind,
-            "verbs": status_verbs,
-        }));
-    }
-    if r.scale_subresource.is_some() {
-        out.push(json!({
-            "name": format!("{}/scale", r.plural),
-            "singularName": "",
-            "namespaced": r.namespaced(),
-            "group": "autoscaling",
-            "version": "v1",
-            "kind": "Scale",
-            "verbs": ["get", "patch", "update"],
-        }));
+            "kind": sub.kind,
+            "verbs": sub.verbs,
+        });
+        if let Some((g, v)) = sub.elsewhere {
+            entry["group"] = json!(g);
+            entry["version"] = json!(v);
+        }
+        out.push(entry);
     }
     out
 }
 
 fn aggregated_resource(ep: &Endpoint) -> Value {
     let r = &ep.resource;
-    let kind = if ep.facts.custom_resource {
-        json!({"group": r.group, "version": r.version, "kind": r.kind})
-    } else {
-        json!({"group": "", "version": "", "kind": r.kind})
+    // Upstream converts a compiled-in resource's legacy entry, whose group
+    // and version are empty unless the kind is another group's; the
+    // apiextensions server names a custom resource's own.
+    let response_kind = |elsewhere: Option<(&str, &str)>, kind: &str| match elsewhere {
+        Some((g, v)) => json!({"group": g, "version": v, "kind": kind}),
+        None if ep.facts.custom_resource => {
+            json!({"group": r.group, "version": r.version, "kind": kind})
+        }
+        None => json!({"group": "", "version": "", "kind": kind}),
     };
     let mut v = json!({
         "resource": r.plural,
-        "responseKind": kind,
+        "responseKind": response_kind(None, &r.kind),
         "scope": if r.namespaced() { "Namespaced" } else { "Cluster" },
         "singularResource": r.singular,
         "verbs": ep.verbs(),
@@ -110,21 +148,18 @@ fn aggregated_resource(ep: &Endpoint) -> Value {
     if !r.categories.is_empty() {
         v["categories"] = json!(r.categories);
     }
-    let status_verbs = ep.status_verbs();
-    let mut subresources = Vec::new();
-    if !status_verbs.is_empty() {
-        subresources
-            .push(json!({"subresource": "status", "responseKind": kind, "verbs": status_verbs}));
-    }
-    if r.scale_subresource.is_some() {
-        subresources.push(json!({
-            "subresource": "scale",
-            "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
-            "verbs": ["get", "patch", "update"],
-        }));
-    }
-    if !subresources.is_empty() {
-        v["subresources"] = json!(subresources);
+    let subs: Vec<Value> = subresources(ep)
+        .into_iter()
+        .map(|sub| {
+            json!({
+                "subresource": sub.name,
+                "responseKind": response_kind(sub.elsewhere, &sub.kind),
+                "verbs": sub.verbs,
+            })
+        })
+        .collect();
+    if !subs.is_empty() {
+        v["subresources"] = json!(subs);
     }
     v
 }

@@ -124,6 +124,15 @@ impl FieldError {
     }
 }
 
+/// A field error as a `StatusCause`.
+fn cause(e: FieldError) -> StatusCause {
+    StatusCause {
+        reason: Some(e.reason.to_string()),
+        message: Some(e.message),
+        field: Some(e.field),
+    }
+}
+
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
         ApiError {
@@ -194,28 +203,53 @@ impl ApiError {
 
     /// 422 `Kind "name" is invalid: ...` with one cause per failure.
     pub fn invalid(kind: &str, group: &str, name: &str, errors: Vec<FieldError>) -> Self {
+        Self::invalid_causes(kind, group, name, errors.into_iter().map(cause).collect())
+    }
+
+    /// The 422 of `errors` found first (the object's metadata, which
+    /// upstream validates before the kind's own fields) together with those
+    /// of a later check's 422, if it failed with one: one answer listing
+    /// every failure, in that order, as upstream's validation returns them.
+    pub fn invalid_then(
+        kind: &str,
+        group: &str,
+        name: &str,
+        errors: Vec<FieldError>,
+        later: Option<&ApiError>,
+    ) -> Self {
+        let mut causes: Vec<StatusCause> = errors.into_iter().map(cause).collect();
+        if let Some(d) = later
+            .filter(|e| e.code == 422)
+            .and_then(|e| e.details.as_deref())
+        {
+            causes.extend(d.causes.iter().flatten().cloned());
+        }
+        Self::invalid_causes(kind, group, name, causes)
+    }
+
+    fn invalid_causes(kind: &str, group: &str, name: &str, causes: Vec<StatusCause>) -> Self {
         let qualified_kind = if group.is_empty() {
             kind.to_string()
         } else {
             format!("{kind}.{group}")
         };
-        let parts: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect();
+        // Upstream's aggregate message names each distinct failure once.
+        let mut parts: Vec<String> = Vec::new();
+        for c in &causes {
+            let part = format!(
+                "{}: {}",
+                c.field.as_deref().unwrap_or(""),
+                c.message.as_deref().unwrap_or("")
+            );
+            if !parts.contains(&part) {
+                parts.push(part);
+            }
+        }
         let joined = if parts.len() == 1 {
             parts[0].clone()
         } else {
             format!("[{}]", parts.join(", "))
         };
-        let causes = errors
-            .into_iter()
-            .map(|e| StatusCause {
-                reason: Some(e.reason.to_string()),
-                message: Some(e.message),
-                field: Some(e.field),
-            })
-            .collect();
         Self::new(
             422,
             "Invalid",
@@ -367,7 +401,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self.status()).unwrap_or_default();
+        let body = serde_json::to_value(self.status())
+            .map(|v| crate::wire_json::to_vec(&v))
+            .unwrap_or_default();
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut resp = (code, body).into_response();
         resp.headers_mut().insert(

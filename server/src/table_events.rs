@@ -14,7 +14,11 @@ pub fn is_events(r: &ApiResource) -> bool {
 
 /// Upstream's column definitions of an Event Table.
 pub fn column_definitions() -> Value {
-    let col = |name: &str, priority: i32, description: &str| json!({"name": name, "type": "string", "format": "", "priority": priority, "description": description});
+    let col = |name: &str, priority: i32, description: &str| {
+        // Upstream formats only the name column.
+        let format = if name == "Name" { "name" } else { "" };
+        json!({"name": name, "type": "string", "format": format, "priority": priority, "description": description})
+    };
     json!([
         col("Last Seen", 0, "Time since the event last occurred."),
         col("Type", 0, "Normal or Warning."),

@@ -394,6 +394,9 @@ fn list_meta(list: &ObjectList) -> Value {
     if let Some(c) = &list.continue_token {
         meta["continue"] = json!(c);
     }
+    if let Some(n) = list.remaining_item_count {
+        meta["remainingItemCount"] = json!(n);
+    }
     meta
 }
 

@@ -31,6 +31,9 @@ pub struct ObjectList {
     pub resource_version: u64,
     /// A token for the next page, if there is one.
     pub continue_token: Option<String>,
+    /// How many objects follow this page (`metadata.remainingItemCount`):
+    /// known, as upstream, only for a limited list without selectors.
+    pub remaining_item_count: Option<u64>,
     /// The cached objects (JSON bytes, and a protobuf cell) instead of
     /// `items`, when the list came from the watch cache: JSON output
     /// concatenates them without a parse, protobuf output their messages.
@@ -257,8 +260,28 @@ impl Endpoint {
         }
     }
 
-    /// The verbs served, in discovery's order.
+    /// The verbs served, in discovery's order: sorted for compiled-in kinds
+    /// (upstream's installer sorts them), in the apiextensions server's own
+    /// order for custom resources (which it lists unsorted).
     pub fn verbs(&self) -> Vec<&'static str> {
+        if self.facts.custom_resource {
+            const CUSTOM: [&str; 8] = [
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "create",
+                "update",
+                "watch",
+            ];
+            let sorted = self.sorted_verbs();
+            return CUSTOM.into_iter().filter(|v| sorted.contains(v)).collect();
+        }
+        self.sorted_verbs()
+    }
+
+    fn sorted_verbs(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
         if self.creater.is_some() {
             v.push("create");

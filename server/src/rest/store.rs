@@ -375,19 +375,26 @@ impl<K: Resource> TypedStore<K> {
         Ok(())
     }
 
-    fn validate_meta(&self, obj: &K) -> Result<(), ApiError> {
-        let errs = meta::validate(obj.metadata(), self.strategy.label_names());
-        if errs.is_empty() {
-            Ok(())
-        } else {
-            let r = self.resource();
-            Err(ApiError::invalid(
-                &r.kind,
-                &r.group,
-                obj.metadata().name_str(),
-                errs,
-            ))
+    /// The kind's own validation (the strategy's answer) with the object's
+    /// metadata errors before its causes, as upstream's validation lists
+    /// them: one 422 naming every failure.
+    fn validated(
+        &self,
+        name: &str,
+        meta_errors: Vec<crate::error::FieldError>,
+        kind_checks: Result<Vec<String>, ApiError>,
+    ) -> Result<Vec<String>, ApiError> {
+        if meta_errors.is_empty() {
+            return kind_checks;
         }
+        let r = self.resource();
+        Err(ApiError::invalid_then(
+            &r.kind,
+            &r.group,
+            name,
+            meta_errors,
+            kind_checks.as_ref().err(),
+        ))
     }
 
     async fn read(&self, ns: Option<&str>, name: &str) -> Result<(KeyValue, Value), ApiError> {
@@ -449,7 +456,7 @@ impl<K: Resource> TypedStore<K> {
             m.resource_version = None;
             let _ = r;
         }
-        self.validate_meta(&new)?;
+        let meta_errors = meta::validate(new.metadata(), self.strategy.label_names());
         let mut value = self.to_value(&new)?;
         let status_sub = self.resource().status_subresource;
         if let Some(Subresource::Status) = scope.subresource {
@@ -481,11 +488,10 @@ impl<K: Resource> TypedStore<K> {
             }
         }
         self.strategy.prepare_for_update(&mut value);
-        warnings.extend(self.strategy.validate_object(
-            &mut value,
-            Some(old),
-            scope.field_validation,
-        )?);
+        let checked = self
+            .strategy
+            .validate_object(&mut value, Some(old), scope.field_validation);
+        warnings.extend(self.validated(&name, meta_errors, checked)?);
         if self.strategy.tracks_generation() && spec_part(&value) != spec_part(old) {
             let gen_ = old
                 .pointer("/metadata/generation")
@@ -669,12 +675,14 @@ impl<K: Resource> TypedStore<K> {
             m.deletion_timestamp = None;
             m.deletion_grace_period_seconds = None;
         }
-        self.validate_meta(&obj)?;
         let name = obj.metadata().name_str().to_string();
         let ns = obj.metadata().namespace.clone();
+        // A missing or terminating namespace is refused before validation,
+        // as upstream's namespace admission runs before the strategy.
         if let Some(ns) = &ns {
             self.ensure_namespace(ns, &name).await?;
         }
+        let meta_errors = meta::validate(obj.metadata(), self.strategy.label_names());
         let mut value = self.to_value(&obj)?;
         if self.resource().status_subresource
             && let Some(m) = value.as_object_mut()
@@ -682,10 +690,10 @@ impl<K: Resource> TypedStore<K> {
             m.remove("status");
         }
         self.strategy.prepare_for_create(&mut value);
-        warnings.extend(
-            self.strategy
-                .validate_object(&mut value, None, scope.field_validation)?,
-        );
+        let checked = self
+            .strategy
+            .validate_object(&mut value, None, scope.field_validation);
+        warnings.extend(self.validated(&name, meta_errors, checked)?);
         if !applied {
             self.track_update(scope, None, &mut value);
         }
@@ -1019,6 +1027,8 @@ impl<K: Resource> TypedStore<K> {
         let mut items = Vec::new();
         let mut list_rev = None;
         let mut continue_from = None;
+        let mut remaining = None;
+        let unfiltered = opts.label_selector.is_empty() && opts.field_selector.0.is_empty();
         'pages: loop {
             let read = match at {
                 Some(rev) => {
@@ -1063,6 +1073,11 @@ impl<K: Resource> TypedStore<K> {
                     if opts.limit > 0 && items.len() == opts.limit {
                         if i + 1 < n || page.more {
                             continue_from = Some(kv.key.clone());
+                            // Upstream counts what follows only when nothing
+                            // is filtered out (etcd's range count, less the page).
+                            if unfiltered {
+                                remaining = page.remaining.map(|r| r + (n - i - 1) as u64);
+                            }
                         }
                         break 'pages;
                     }
@@ -1077,6 +1092,7 @@ impl<K: Resource> TypedStore<K> {
         Ok(ObjectList {
             items,
             resource_version: rev,
+            remaining_item_count: remaining,
             raw_items: None,
             continue_token: continue_from.map(|k| {
                 // An inconsistent continuation (token rv -1) stays inconsistent.
@@ -1181,6 +1197,7 @@ impl<K: Resource> TypedStore<K> {
             items: Vec::new(),
             resource_version: rev,
             continue_token: None,
+            remaining_item_count: None,
             raw_items: Some(raw),
         }))
     }

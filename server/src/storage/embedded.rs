@@ -338,7 +338,7 @@ impl EmbeddedStore {
             _ => prefix.to_string(),
         };
         let mut items = Vec::new();
-        let mut more = false;
+        let mut remaining = 0u64;
         for entry in table.range(start.as_str()..).map_err(internal)? {
             let (k, v) = entry.map_err(internal)?;
             let key = k.value();
@@ -346,12 +346,18 @@ impl EmbeddedStore {
                 break;
             }
             if limit > 0 && items.len() == limit {
-                more = true;
-                break;
+                // Past the limit the keys are only counted.
+                remaining += 1;
+                continue;
             }
             items.push(decode_object(key, v.value())?);
         }
-        Ok(ListResult { items, rev, more })
+        Ok(ListResult {
+            items,
+            rev,
+            more: remaining > 0,
+            remaining: (limit > 0).then_some(remaining),
+        })
     }
 
     /// The keys under `prefix` after `start_after` as they were at `at`:
@@ -409,8 +415,9 @@ impl EmbeddedStore {
         let mut current = table.range(start.as_str()..).map_err(internal)?.peekable();
         let mut old = restored.into_iter().peekable();
         let mut items = Vec::new();
-        let mut more = false;
+        let mut remaining = 0u64;
         loop {
+            let full = limit > 0 && items.len() == limit;
             let cur_key = match current.peek() {
                 Some(Ok((k, _))) if k.value().starts_with(prefix) => Some(k.value().to_string()),
                 Some(Err(_)) => {
@@ -435,21 +442,27 @@ impl EmbeddedStore {
                         .next()
                         .ok_or_else(|| internal("object row vanished"))?
                         .map_err(internal)?;
+                    // Past the limit the keys are only counted.
+                    if full {
+                        remaining += 1;
+                        continue;
+                    }
                     Some(decode_object(&c, v.value())?)
                 }
                 (None, Some(_)) => old.next().and_then(|(_, state)| state),
             };
             let Some(kv) = next else { continue };
-            if limit > 0 && items.len() == limit {
-                more = true;
-                break;
+            if full {
+                remaining += 1;
+                continue;
             }
             items.push(kv);
         }
         Ok(ListResult {
             items,
             rev: at.min(rev),
-            more,
+            more: remaining > 0,
+            remaining: (limit > 0).then_some(remaining),
         })
     }
 

@@ -74,6 +74,10 @@ pub struct ListResult {
     pub rev: Rev,
     /// Whether keys remain after the last one returned.
     pub more: bool,
+    /// How many keys of the range remain after the last one returned, when
+    /// the store counted them (a limited read: etcd's range count; the
+    /// embedded store counts the rest of the range).
+    pub remaining: Option<u64>,
 }
 
 /// What can go wrong in a store.

@@ -84,31 +84,6 @@ fn events_since(server: &Server, collection: &str, rv: &str, n: usize) -> Vec<(S
     out
 }
 
-/// Waits, on a watch, for the CRD to be Established (the controller
-/// writes that only once its resources are served).
-fn wait_until_established(server: &Server, crd: &str) {
-    let r = http_client(Duration::from_secs(30))
-        .get(server.at(&format!(
-            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?watch=true\
-             &fieldSelector=metadata.name%3D{crd}&timeoutSeconds=10"
-        )))
-        .send()
-        .expect("watch CRDs");
-    for line in BufReader::new(r).lines() {
-        let ev: Value = serde_json::from_str(&line.expect("watch line")).expect("JSON event");
-        let established = ev["object"]["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| {
-                cs.iter()
-                    .any(|c| c["type"] == "Established" && c["status"] == "True")
-            });
-        if established {
-            return;
-        }
-    }
-    panic!("{crd} was not Established within the watch's 10 s");
-}
-
 fn names(list: &Value) -> Vec<String> {
     let mut v: Vec<String> = list["items"]
         .as_array()
@@ -308,7 +283,7 @@ fn custom_resources_are_deleted_by_collection() {
         &crd,
     );
     let widgets = "/apis/example.com/v1/namespaces/default/widgets";
-    wait_until_established(&server, "widgets.example.com");
+    crate::harness::wait_for_established(&server, "widgets.example.com");
     for (name, app) in [("w1", "x"), ("w2", "x"), ("w3", "y")] {
         create(
             &server,

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -929,4 +929,32 @@ pub fn run_python(server: &Server, script: &str, args: &[&str]) -> Output {
         cmd.env_remove(k);
     }
     run_with_timeout(cmd, format!("python3 {script}"), CLIENT_TIMEOUT)
+}
+
+// ---------------------------------------------------------------------------
+// custom resources
+
+/// Waits, on a watch, for the CRD to be Established (the controller
+/// writes that only once its resources are served).
+pub fn wait_for_established(server: &Server, crd: &str) {
+    let r = http_client(Duration::from_secs(30))
+        .get(server.at(&format!(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?watch=true\
+             &fieldSelector=metadata.name%3D{crd}&timeoutSeconds=10"
+        )))
+        .send()
+        .expect("watch CRDs");
+    for line in BufReader::new(r).lines() {
+        let ev: Value = serde_json::from_str(&line.expect("watch line")).expect("JSON event");
+        let established = ev["object"]["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Established" && c["status"] == "True")
+            });
+        if established {
+            return;
+        }
+    }
+    panic!("{crd} was not Established within the watch's 10 s");
 }

@@ -30,6 +30,7 @@ mod patch;
 mod protobuf;
 mod python;
 mod restart_watch;
+mod upstream;
 mod watch_cache;
 mod watch_shutdown;
 mod workflow;

@@ -438,9 +438,15 @@ impl EtcdStore {
         };
         // The answer may be a whole collection: rpc::Client allows large messages.
         let resp = bounded(self.client.range(request)).await?;
+        let returned = resp.kvs.len() as u64;
         Ok(ListResult {
             rev: header_rev(resp.header.as_ref())?,
             more: resp.more,
+            remaining: (limit > 0).then(|| {
+                u64::try_from(resp.count)
+                    .unwrap_or(0)
+                    .saturating_sub(returned)
+            }),
             items: resp
                 .kvs
                 .into_iter()

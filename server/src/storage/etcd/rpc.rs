@@ -86,6 +86,9 @@ pub struct RangeResponse {
     /// Whether keys past the limit are left.
     #[prost(bool, tag = "3")]
     pub more: bool,
+    /// How many keys the whole range holds (the limit aside).
+    #[prost(int64, tag = "4")]
+    pub count: i64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
