@@ -24,6 +24,7 @@ mod kubectl;
 mod kubectl_sweep;
 mod list;
 mod list_snapshot;
+mod managed_fields;
 mod patch;
 mod protobuf;
 mod python;
