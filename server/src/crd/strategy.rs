@@ -94,14 +94,6 @@ impl Strategy for Definitions {
                     .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
             })
             .and_then(|v| v.get("name").cloned());
-        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            let list = meta.entry("finalizers").or_insert_with(|| json!([]));
-            if let Some(a) = list.as_array_mut()
-                && !a.iter().any(|f| f == CLEANUP_FINALIZER)
-            {
-                a.push(json!(CLEANUP_FINALIZER));
-            }
-        }
         if let Some(map) = obj.as_object_mut() {
             map.insert(
                 "status".into(),
@@ -113,6 +105,22 @@ impl Strategy for Definitions {
                     "storedVersions": storage.into_iter().collect::<Vec<_>>(),
                 }),
             );
+        }
+    }
+
+    /// Upstream's CRD storage adds the cleanup finalizer when a delete
+    /// starts (not on create), so the controller can remove the CRD's objects.
+    fn prepare_for_delete(&self, obj: &mut Value) {
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            let list = meta.entry("finalizers").or_insert_with(|| json!([]));
+            if !list.is_array() {
+                *list = json!([]);
+            }
+            if let Some(a) = list.as_array_mut()
+                && !a.iter().any(|f| f == CLEANUP_FINALIZER)
+            {
+                a.push(json!(CLEANUP_FINALIZER));
+            }
         }
     }
 

@@ -139,9 +139,28 @@ pub fn apply(live: &Value, config: &Value, req: &Apply<'_>) -> Result<Value, App
         {
             a.remove(LAST_APPLIED);
         }
-        ann.insert(LAST_APPLIED.into(), Value::String(last.to_string()));
+        ann.insert(LAST_APPLIED.into(), Value::String(go_json(&last)));
     }
     Ok(object)
+}
+
+/// JSON as Go's `json.Encoder` writes it (the annotation upstream builds
+/// with `runtime.Encode`): keys sorted, `<`, `>`, `&`, U+2028 and U+2029
+/// escaped, a newline at the end.
+fn go_json(v: &Value) -> String {
+    let mut out = String::new();
+    for c in v.to_string().chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.push('\n');
+    out
 }
 
 /// The fields of kubectl's last client-side apply that still hold the value

@@ -1572,12 +1572,13 @@ impl<K: Resource> TypedStore<K> {
                     ),
                 ));
             }
-            if finalizers(&current) > 0 {
+            if finalizing(&current) && finalizers(&current) > 0 {
+                return Ok(Deleted::Pending(current));
+            }
+            let mut value = current.clone();
+            self.strategy.prepare_for_delete(&mut value);
+            if finalizers(&value) > 0 {
                 // Finalizers hold the object: it is marked for deletion and stays.
-                if finalizing(&current) {
-                    return Ok(Deleted::Pending(current));
-                }
-                let mut value = current.clone();
                 strip_resource_version(&mut value);
                 value["metadata"]["deletionTimestamp"] = json!(meta::now_rfc3339());
                 value["metadata"]["deletionGracePeriodSeconds"] = json!(0);

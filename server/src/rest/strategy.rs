@@ -99,6 +99,10 @@ pub trait Strategy: Send + Sync {
         Ok(())
     }
 
+    /// Adjusts an object a delete is about to mark or remove (a CRD gets
+    /// the finalizer that holds it until its objects are gone).
+    fn prepare_for_delete(&self, _obj: &mut Value) {}
+
     /// Runs after an object was deleted (a namespace removes its content).
     async fn after_delete(&self, _name: &str, _storage: &dyn Storage) -> Result<(), ApiError> {
         Ok(())

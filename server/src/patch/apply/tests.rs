@@ -418,3 +418,59 @@ fn list_map_items_conflict_on_their_fields_not_as_a_whole() {
         json!([{"name": "a", "port": 80, "protocol": "HTTP"}, {"name": "b", "port": 90}])
     );
 }
+
+#[test]
+fn kubectl_takes_over_what_its_client_side_apply_set() {
+    // A ServiceAccount created by `kubectl apply` (client-side).
+    let s = PatchSchema::for_kind("", "v1", "ServiceAccount").expect("schema");
+    let last =
+        r#"{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"labels":{"a":"1"},"name":"x"}}"#;
+    let mut live = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "x", "uid": "u", "labels": {"a": "1"},
+            "annotations": {LAST_APPLIED: last}}});
+    let reset = FieldSet::default();
+    let entries = crate::patch::managed_fields::update(
+        &json!({"metadata": {}}),
+        &live,
+        "kubectl-client-side-apply",
+        &Write {
+            schema: Some(s.root()),
+            api_version: "v1",
+            subresource: None,
+            reset: &reset,
+            now: "2026-01-01T00:00:00Z",
+        },
+    );
+    crate::patch::managed_fields::write(&mut live, &entries);
+    let config = sa(json!({"a": "2"}), json!([]));
+    // Another manager conflicts with the client-side apply's field ...
+    let err = run(&live, &config, "other", false).expect_err("conflict");
+    assert_eq!(err[0].manager, "\"kubectl-client-side-apply\" using v1");
+    // ... kubectl itself does not (lastappliedmanager.go: the field still has
+    // the value its last client-side apply gave it), and keeps the annotation
+    // in step with what it applied (lastappliedupdater.go).
+    let out = run(&live, &config, "kubectl", false).expect("forced");
+    assert_eq!(out["metadata"]["labels"]["a"], "2");
+    assert_eq!(
+        out["metadata"]["annotations"][LAST_APPLIED],
+        "{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\",\"metadata\":{\"labels\":{\"a\":\"2\"},\"name\":\"x\"}}\n"
+    );
+    let csa = out["metadata"]["managedFields"]
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|e| e["manager"] == "kubectl-client-side-apply")
+        })
+        .map(|e| e["fieldsV1"].clone());
+    assert_eq!(
+        csa,
+        Some(json!({"f:metadata": {"f:annotations": {".": {},
+            "f:kubectl.kubernetes.io/last-applied-configuration": {}},
+            "f:labels": {}}}))
+    );
+    // A label changed since that apply is a conflict again.
+    let mut drifted = live.clone();
+    drifted["metadata"]["labels"]["a"] = json!("9");
+    let err = run(&drifted, &config, "kubectl", false).expect_err("conflict");
+    assert_eq!(err.len(), 1);
+}
