@@ -254,26 +254,36 @@ fn compare_with(
 }
 
 impl Walk {
-    fn node(
+    fn node<'v>(
         &mut self,
-        lhs: Option<&Value>,
-        rhs: Option<&Value>,
-        node: Option<Node<'_>>,
+        lhs: Option<&'v Value>,
+        rhs: Option<&'v Value>,
+        node: Option<Node<'v>>,
         path: &mut Path,
     ) -> Result<(), Unaddressable> {
         let descended = match shape(lhs, rhs) {
             Shape::Map if !(atomic_map(node) || empty(lhs) && empty(rhs)) => {
                 let l = lhs.and_then(Value::as_object);
                 let r = rhs.and_then(Value::as_object);
-                let keys: BTreeSet<&String> =
-                    l.into_iter().chain(r).flat_map(|m| m.keys()).collect();
+                // A typed object holds Go's zero values for what JSON left out.
+                let zeros = node.map(|n| n.zero_scalars()).unwrap_or_default();
+                let zero = |k: &str| zeros.iter().find(|(z, _)| *z == k).map(|(_, v)| *v);
+                let keys: BTreeSet<&str> = l
+                    .into_iter()
+                    .chain(r)
+                    .flat_map(|m| m.keys().map(String::as_str))
+                    .chain(zeros.iter().map(|(k, _)| *k))
+                    .collect();
                 let at_metadata = path.len() == 1 && path[0] == "f:metadata";
                 for k in keys {
-                    let mut rv = r.and_then(|m| m.get(k));
+                    let side = |m: Option<&'v Map<String, Value>>| {
+                        m.and_then(|m| m.get(k).or_else(|| zero(k)))
+                    };
+                    let mut rv = side(r);
                     if self.skip_new_managed && at_metadata && k == "managedFields" {
                         rv = None;
                     }
-                    let lv = l.and_then(|m| m.get(k));
+                    let lv = side(l);
                     if lv.is_none() && rv.is_none() {
                         continue;
                     }

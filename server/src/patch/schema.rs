@@ -112,11 +112,11 @@ impl PatchSchema {
         match &self.root {
             Root::Def(name) => {
                 let schema = self.defs.get(name).unwrap_or(&Value::Null);
-                Node::new(&self.defs, schema)
+                Node::new(&self.defs, schema, true)
             }
             Root::Custom { schema, metadata } => Node {
                 metadata: self.defs.get(metadata),
-                ..Node::new(&self.defs, schema)
+                ..Node::new(&self.defs, schema, false)
             },
         }
     }
@@ -171,6 +171,9 @@ pub struct Node<'a> {
     resolved: &'a Value,
     /// The schema of `metadata` when this is a custom resource's root.
     metadata: Option<&'a Value>,
+    /// Whether objects here are typed upstream (a Go struct: a built-in
+    /// kind, or a custom resource's metadata), rather than kept as sent.
+    typed: bool,
 }
 
 fn ref_of(v: &Value) -> Option<&str> {
@@ -180,7 +183,7 @@ fn ref_of(v: &Value) -> Option<&str> {
 }
 
 impl<'a> Node<'a> {
-    fn new(defs: &'a Map<String, Value>, here: &'a Value) -> Self {
+    fn new(defs: &'a Map<String, Value>, here: &'a Value, typed: bool) -> Self {
         let mut resolved = here;
         for _ in 0..MAX_REF_DEPTH {
             let Some(r) = ref_of(resolved) else { break };
@@ -195,6 +198,7 @@ impl<'a> Node<'a> {
             here,
             resolved,
             metadata: None,
+            typed,
         }
     }
 
@@ -202,13 +206,13 @@ impl<'a> Node<'a> {
     /// of a map (`additionalProperties`).
     pub fn field(&self, name: &str) -> Option<Node<'a>> {
         if let Some(m) = self.metadata.filter(|_| name == "metadata") {
-            return Some(Node::new(self.defs, m));
+            return Some(Node::new(self.defs, m, true));
         }
         if let Some(p) = self.resolved.get("properties").and_then(|p| p.get(name)) {
-            return Some(Node::new(self.defs, p));
+            return Some(Node::new(self.defs, p, self.typed));
         }
         match self.resolved.get("additionalProperties") {
-            Some(a) if a.is_object() => Some(Node::new(self.defs, a)),
+            Some(a) if a.is_object() => Some(Node::new(self.defs, a, self.typed)),
             _ => None,
         }
     }
@@ -227,6 +231,25 @@ impl<'a> Node<'a> {
             .is_some()
     }
 
+    /// The properties of a typed object that Go's zero value gives a
+    /// value JSON may leave out (a scalar `default`: an Event's
+    /// `reportingComponent: ""`); none for objects kept as sent.
+    pub fn zero_scalars(&self) -> Vec<(&'a str, &'a Value)> {
+        if !self.typed {
+            return Vec::new();
+        }
+        let Some(props) = self.resolved.get("properties").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        props
+            .iter()
+            .filter_map(|(k, p)| {
+                let d = p.get("default")?;
+                (!d.is_object() && !d.is_array() && !d.is_null()).then_some((k.as_str(), d))
+            })
+            .collect()
+    }
+
     /// The schema's `default`, if any.
     pub fn default_value(&self) -> Option<&'a Value> {
         self.ext("default")
@@ -237,7 +260,7 @@ impl<'a> Node<'a> {
         self.resolved
             .get("items")
             .filter(|i| i.is_object())
-            .map(|i| Node::new(self.defs, i))
+            .map(|i| Node::new(self.defs, i, self.typed))
     }
 
     /// The object's `required` properties.

@@ -472,3 +472,19 @@ fn manager_from_field_manager_or_user_agent() {
     );
     assert_eq!(managed(&out)[0]["manager"], "unknown");
 }
+
+#[test]
+fn go_zero_values_are_no_change() {
+    // An Event from a JSON client that writes Go's zero values (client-go
+    // sends `reportingComponent: ""`): upstream's empty Event holds the same
+    // "", so compare.go sees no change; a real value is taken.
+    let s = schema("", "Event");
+    let zero = json!({"metadata": {}, "involvedObject": {}, "source": {}});
+    let ev = json!({"metadata": {"name": "e"}, "involvedObject": {"name": "x"},
+        "reason": "R", "reportingComponent": "", "reportingInstance": "i"});
+    let out = write(&s, &zero, &ev, "recorder", None, &[], T0);
+    assert_eq!(
+        fields_of(&out, "recorder"),
+        json!({"f:involvedObject": {}, "f:reason": {}, "f:reportingInstance": {}})
+    );
+}
