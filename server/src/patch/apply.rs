@@ -94,7 +94,7 @@ pub fn apply(live: &Value, config: &Value, req: &Apply<'_>) -> Result<Value, App
         ));
     }
     let mut entries = managed_fields::read(live)
-        .map_err(|e| ApplyError::BadRequest(format!("failed to decode managed fields: {}", e.0)))?;
+        .map_err(|e| ApplyError::Internal(format!("failed to decode managed fields: {}", e.0)))?;
     if entries.is_empty() {
         entries = managed_fields::before_first_apply(req.zero, live, w);
     }

@@ -966,8 +966,9 @@ fn live_or_new(live: &Value, new: &Value, subresource: bool) -> Vec<Entry> {
     }
 }
 
-/// Takes `changed` fields from every entry but `keep` and drops `removed`
-/// ones; entries left with nothing go (upstream `Updater.update` with force).
+/// Takes what `c` adds or changes from every entry but `keep` and drops what
+/// it removes; entries left with nothing go (upstream `Updater.update` with
+/// force).
 fn take_from_others(entries: &mut Vec<Entry>, keep: Option<usize>, c: &Comparison) {
     let taken = c.modified.union(&c.added);
     for (i, e) in entries.iter_mut().enumerate() {
@@ -1008,6 +1009,10 @@ pub fn update(live: &Value, new: &Value, manager: &str, w: &Write<'_>) -> Vec<En
     } else {
         manager
     };
+    // Upstream's scale handler rebuilds the entries of `/scale` writes
+    // without their time (`ScaleHandler.ToParent` looks it up under the
+    // Scale's apiVersion, where there is none).
+    let time = (w.subresource != Some("scale")).then(|| w.now.to_string());
     if !taken.is_empty() {
         match entries
             .iter_mut()
@@ -1015,13 +1020,13 @@ pub fn update(live: &Value, new: &Value, manager: &str, w: &Write<'_>) -> Vec<En
         {
             Some(e) => {
                 e.fields = e.fields.union(&taken);
-                e.time = Some(w.now.to_string());
+                e.time = time;
             }
             None => entries.push(Entry {
                 manager: manager.to_string(),
                 operation: UPDATE.into(),
                 api_version: w.api_version.to_string(),
-                time: Some(w.now.to_string()),
+                time,
                 subresource: w.subresource.map(str::to_string),
                 fields: taken,
             }),

@@ -548,7 +548,8 @@ fn crds_and_custom_resources() {
         "spec": {"group": "example.com", "scope": "Namespaced",
             "names": {"plural": "widgets", "kind": "Widget"},
             "versions": [{"name": "v1", "served": true, "storage": true,
-                "subresources": {"status": {}},
+                "subresources": {"status": {}, "scale": {"specReplicasPath": ".spec.replicas",
+                    "statusReplicasPath": ".status.replicas"}},
                 "schema": {"openAPIV3Schema": {"type": "object", "properties": {
                     "spec": {"type": "object", "properties": {
                         "size": {"type": "integer"},
@@ -559,7 +560,7 @@ fn crds_and_custom_resources() {
                             "items": {"type": "object", "required": ["name"], "properties": {
                                 "name": {"type": "string"}, "port": {"type": "integer"}}}}}},
                     "status": {"type": "object", "properties": {
-                        "ready": {"type": "boolean"}}}}}}}]}});
+                        "ready": {"type": "boolean"}, "replicas": {"type": "integer"}}}}}}}]}});
     let (s, created) = server.post(&format!("{CRD}?fieldManager=creator"), &crd);
     assert_eq!(s, StatusCode::CREATED, "{created}");
     // v1 defaulting gave the names and the conversion (owned by the creator,
@@ -698,7 +699,49 @@ fn crds_and_custom_resources() {
                     "f:size": {}}}),
             ),
             update("creator", "example.com/v1", creator),
+            ctl.clone(),
+        ],
+    );
+
+    // /scale: an entry of the scale subresource with the replicas path,
+    // which its other owner loses; upstream's scale handler gives such
+    // entries no time.
+    let (s, scale) = patch(
+        &server,
+        &format!("{item}/scale?fieldManager=scaler"),
+        MERGE,
+        &json!({"spec": {"replicas": 5}}),
+    );
+    assert_eq!(s, StatusCode::OK, "{scale}");
+    let (_, w) = server.get(&item);
+    assert_eq!(w["spec"]["replicas"], 5, "{w}");
+    let entry = w["metadata"]["managedFields"]
+        .as_array()
+        .and_then(|l| l.iter().find(|e| e["manager"] == "scaler"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert!(entry.get("time").is_none(), "{entry}");
+    let creator = json!({"f:metadata": {"f:labels": {".": {}, "f:a": {}}},
+        "f:spec": {".": {}, "f:ports": {".": {},
+                "k:{\"name\":\"http\"}": {".": {}, "f:name": {}, "f:port": {}}},
+            "f:tags": {".": {}, "f:x": {}}}});
+    assert_managed(
+        &server,
+        &item,
+        &w,
+        &[
+            applied(
+                "applier",
+                "example.com/v1",
+                json!({"f:spec": {"f:ports": {
+                        "k:{\"name\":\"http\"}": {".": {}, "f:name": {}, "f:port": {}}},
+                    "f:size": {}}}),
+            ),
+            update("creator", "example.com/v1", creator),
             ctl,
+            json!({"apiVersion": "example.com/v1", "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:spec": {"f:replicas": {}}}, "manager": "scaler",
+                "operation": "Update", "subresource": "scale"}),
         ],
     );
 }
