@@ -805,6 +805,13 @@ fn kubectl_protobuf_creates_and_label_annotate_apply() {
             )],
         );
 
+        // A ServiceAccount with only its name: nothing owned, no managedFields.
+        let sa = format!("pb-sa-{t}");
+        k.run(&["create", "serviceaccount", &sa]).ok();
+        let path = format!("/api/v1/namespaces/default/serviceaccounts/{sa}");
+        let (_, obj) = server.get(&path);
+        assert_managed(&server, &path, &obj, &[]);
+
         // label / annotate (merge patches): labels were absent, so ".";
         // removing the last label removes the map, and the entry with it.
         k.run(&["label", "configmap", &cm, "team=a"]).ok();
