@@ -108,9 +108,15 @@ async fn bootstrap(registry: &Registry) -> Result<(), StartError> {
         .lookup("", "v1", "namespaces")
         .and_then(|e| e.creater.clone())
         .ok_or_else(|| StartError::Bootstrap("namespaces are not served".into()))?;
+    // Created as upstream's system-namespaces controller does, whose
+    // requests name the manager `kube-apiserver` (by their User-Agent).
+    let scope = RequestScope {
+        field_manager: Some("kube-apiserver".into()),
+        ..RequestScope::default()
+    };
     for name in rest::strategy::SYSTEM_NAMESPACES {
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-        match ep.create(&RequestScope::default(), body).await {
+        match ep.create(&scope, body).await {
             Ok(_) => {}
             Err(e) if e.reason == "AlreadyExists" => {}
             Err(e) => return Err(StartError::Bootstrap(e.message)),

@@ -18,13 +18,39 @@ use super::schema::CrSchema;
 use super::strategy::CustomResources;
 use super::{CrdServer, Route, Routes, status};
 use crate::discovery::Discovery;
+use crate::patch::managed_fields;
 use crate::patch::schema::PatchSchema;
 use crate::rest::install::ResourceKey;
 use crate::rest::store::TypedStore;
 use crate::rest::{Endpoint, ResourceFacts};
 use crate::storage::{Event, Rev, StorageError};
 
-/// Where CRDs are stored.
+/// Records a status the controller writes in the CRD's managedFields, as
+/// upstream's apiextensions controllers' `UpdateStatus` calls are recorded:
+/// manager `kube-apiserver` (their User-Agent), operation Update,
+/// subresource `status`, with the CRD status strategy's reset fields.
+fn record_status_write(live: &Value, new: &mut Value) {
+    static SCHEMA: std::sync::OnceLock<Option<Arc<PatchSchema>>> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        PatchSchema::for_kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition")
+    });
+    let reset = managed_fields::FieldSet::of(&[&["f:metadata"], &["f:spec"]]);
+    let now = crate::rest::meta::now_rfc3339();
+    let entries = managed_fields::update(
+        live,
+        new,
+        "kube-apiserver",
+        &managed_fields::Write {
+            schema: schema.as_ref().map(|s| s.root()),
+            api_version: "apiextensions.k8s.io/v1",
+            subresource: Some("status"),
+            reset: &reset,
+            now: &now,
+        },
+    );
+    managed_fields::write(new, &entries);
+}
+
 /// Where CRDs live under the store's key prefix.
 const CRD_KEYS: &str = "/apiextensions.k8s.io/customresourcedefinitions/";
 
@@ -267,6 +293,7 @@ impl CrdServer {
                         &r.kind,
                     ))
                 }),
+            status: v.status,
         });
         let store = Arc::new(
             TypedStore::<Unstructured>::new(self.storage.clone(), r.clone(), strategy)
@@ -370,10 +397,12 @@ impl CrdServer {
             let Some(kv) = self.storage.get(&key).await? else {
                 return Ok(None);
             };
-            let Ok(mut v) = serde_json::from_slice::<Value>(&kv.value) else {
+            let Ok(live) = serde_json::from_slice::<Value>(&kv.value) else {
                 return Ok(None);
             };
+            let mut v = live.clone();
             v["status"] = status.clone();
+            record_status_write(&live, &mut v);
             let bytes = Bytes::from(serde_json::to_vec(&v).unwrap_or_default());
             match self.storage.update(&key, bytes, kv.mod_rev).await {
                 Ok(_) => return Ok(Some(v)),

@@ -114,11 +114,19 @@ impl CrSchema {
     /// Defaults, prunes and validates a whole object (apiVersion, kind and
     /// metadata are the server's and are left alone).
     pub fn check(&self, obj: &mut Value) -> Checked {
-        let mut out = Checked::default();
+        let pruned = self.default_and_prune(obj);
+        Checked {
+            errors: self.validate_object(obj),
+            pruned,
+        }
+    }
+
+    /// Defaults and prunes a whole object, as upstream's decoding of a
+    /// custom resource does; returns the fields pruned as unknown.
+    pub fn default_and_prune(&self, obj: &mut Value) -> Vec<String> {
+        let mut pruned = Vec::new();
         let Some(map) = obj.as_object_mut() else {
-            out.errors
-                .push(invalid("", obj, "must be of type object".into()));
-            return out;
+            return pruned;
         };
         let root = &*self.root;
         let props = root.get("properties").and_then(Value::as_object);
@@ -150,7 +158,7 @@ impl CrSchema {
                 .collect();
             for k in unknown {
                 map.remove(&k);
-                out.pruned.push(k);
+                pruned.push(k);
             }
         }
         for (k, v) in map.iter_mut() {
@@ -158,9 +166,19 @@ impl CrSchema {
                 continue;
             }
             if let Some(s) = props.and_then(|p| p.get(k)) {
-                self.prune(s, v, k, &mut out.pruned, 0);
+                self.prune(s, v, k, &mut pruned, 0);
             }
         }
+        pruned
+    }
+
+    /// Validates a whole (defaulted and pruned) object.
+    pub fn validate_object(&self, obj: &Value) -> Vec<FieldError> {
+        let Some(map) = obj.as_object() else {
+            return vec![invalid("", obj, "must be of type object".into())];
+        };
+        let root = &*self.root;
+        let props = root.get("properties").and_then(Value::as_object);
         let mut errors = Vec::new();
         for (k, v) in map.iter() {
             if matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
@@ -177,8 +195,7 @@ impl CrSchema {
                 }
             }
         }
-        out.errors = errors;
-        out
+        errors
     }
 
     /// Checks a value against a node `s` of a schema (not necessarily this

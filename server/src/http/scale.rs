@@ -16,6 +16,7 @@ use super::body;
 use super::negotiate;
 use super::resource::object_response;
 use crate::error::{ApiError, FieldError};
+use crate::rest::options::Subresource;
 use crate::rest::{Endpoint, PatchType, RequestScope};
 
 fn segments(path: &str) -> Vec<&str> {
@@ -156,8 +157,14 @@ pub async fn serve(
     if let Some(rv) = wanted.metadata.resource_version.filter(|r| !r.is_empty()) {
         obj["metadata"]["resourceVersion"] = json!(rv);
     }
+    // Recorded in managedFields as a write of the scale subresource (the
+    // stored entries, not the object's, are what the write starts from).
+    let scope = RequestScope {
+        subresource: Some(Subresource::Scale),
+        ..scope.clone()
+    };
     let updater = ep.updater.as_ref().ok_or_else(na)?;
-    let w = updater.update(scope, name, obj).await?;
+    let w = updater.update(&scope, name, obj).await?;
     Ok(object_response(
         StatusCode::OK,
         &to_scale(&w.object, sub),

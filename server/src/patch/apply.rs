@@ -8,21 +8,13 @@
 use kapi_generated::api::meta::v1::{StatusCause, StatusDetails};
 use serde_json::{Map, Value};
 
+pub use super::managed_fields::Conflict;
 use super::managed_fields::{
-    self, Entry, FieldSet, ListKind, atomic_map, item_key, list_kind, owned_fields, path_string,
+    self, APPLY, Entry, FieldSet, ListKind, Write, atomic_map, item_key, list_kind, strip,
+    to_field_set,
 };
 use super::schema::Node;
 use crate::error::ApiError;
-
-/// One field another manager owns and the applied configuration changes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Conflict {
-    /// The manager as upstream prints it: `"name"`, or `"name" using v1` for
-    /// an Update entry.
-    pub manager: String,
-    /// The field, as `.data.k`.
-    pub field: String,
-}
 
 /// A request to apply.
 pub struct Apply<'a> {
@@ -30,111 +22,243 @@ pub struct Apply<'a> {
     pub manager: &'a str,
     /// `force`.
     pub force: bool,
-    /// The resource's apiVersion, recorded in the entry.
-    pub api_version: &'a str,
-    /// The time recorded in the entry.
-    pub now: &'a str,
-    /// The kind's schema, if any.
-    pub schema: Option<Node<'a>>,
-    /// The subresource applied to (`status`), recorded in the entry.
-    pub subresource: Option<&'a str>,
+    /// The kind applied to (with `write.api_version`, what the configuration
+    /// must say it is).
+    pub kind: &'a str,
+    /// The write, as the field manager sees it.
+    pub write: Write<'a>,
+    /// The kind's empty object (what upstream's `before-first-apply` entry
+    /// is compared with).
+    pub zero: &'a Value,
 }
 
-/// The live object after applying `config` to it (`live` is `{}` for a
-/// create), with its managedFields updated; or the conflicts.
-pub fn apply(live: &Value, config: &Value, req: &Apply<'_>) -> Result<Value, Vec<Conflict>> {
-    let mut config = config.clone();
-    drop_nulls(&mut config);
-    if let Some(m) = config.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("managedFields");
-        m.remove("resourceVersion");
-    }
-    let mut entries = managed_fields::read(live);
-    let applied = owned_fields(&config, req.schema);
-    let mut merged = merge(live, &config, req.schema);
-    let changed = managed_fields::changed(&applied, Some(live), Some(&config));
-    let is_self = |e: &Entry| {
-        e.manager == req.manager
-            && e.operation == "Apply"
-            && e.subresource.as_deref() == req.subresource
-    };
-    let mut conflicts = Vec::new();
-    for e in entries.iter().filter(|e| !is_self(e)) {
-        for p in e.fields.intersection(&changed).0 {
-            conflicts.push(Conflict {
-                manager: display_manager(e),
-                field: path_string(&p),
-            });
+/// Why an apply is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApplyError {
+    /// Fields other managers own and the configuration changes (409).
+    Conflicts(Vec<Conflict>),
+    /// A configuration that cannot be applied (400).
+    BadRequest(String),
+    /// The field manager failed (500).
+    Internal(String),
+}
+
+impl From<ApplyError> for ApiError {
+    fn from(e: ApplyError) -> Self {
+        match e {
+            ApplyError::Conflicts(c) => conflict_error(&c),
+            ApplyError::BadRequest(m) => ApiError::bad_request(m),
+            ApplyError::Internal(m) => ApiError::internal(m),
         }
     }
-    if !conflicts.is_empty() && !req.force {
-        return Err(conflicts);
+}
+
+/// The kubectl client-side apply annotation.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Upstream's `GroupVersionKind.String()` of a configuration's apiVersion and kind.
+fn gvk_string(api_version: &str, kind: &str) -> String {
+    let (group, version) = match api_version.split('/').collect::<Vec<_>>().as_slice() {
+        [v] => ("", *v),
+        [g, v] => (*g, *v),
+        _ => ("", ""),
+    };
+    format!("{group}/{version}, Kind={kind}")
+}
+
+/// The live object after applying `config` to it (`live` is the kind's empty
+/// object for a create), with its managedFields updated; or why not. As
+/// upstream's field manager: the configuration must be of the served kind
+/// and version and carry no managedFields; an object nobody tracked yet gets
+/// a `before-first-apply` entry for what it holds; the applier owns exactly
+/// the configuration's fields (less reset ones); fields it applied before
+/// and no longer applies are removed when nobody else owns them; other
+/// managers owning what changes conflict unless `force` (for the manager
+/// `kubectl`, fields its client-side apply set as they are now do not
+/// conflict); the entry's time only moves when the object changes.
+pub fn apply(live: &Value, config: &Value, req: &Apply<'_>) -> Result<Value, ApplyError> {
+    let w = &req.write;
+    let text = |k: &str| config.get(k).and_then(Value::as_str).unwrap_or("");
+    if text("apiVersion") != w.api_version || text("kind") != req.kind {
+        return Err(ApplyError::BadRequest(format!(
+            "invalid object type: {}",
+            gvk_string(text("apiVersion"), text("kind"))
+        )));
     }
-    for e in entries.iter_mut().filter(|e| !is_self(e)) {
-        e.fields = e.fields.difference(&changed);
+    if config
+        .pointer("/metadata/managedFields")
+        .is_some_and(|m| !m.is_null())
+    {
+        return Err(ApplyError::BadRequest(
+            "metadata.managedFields must be nil".into(),
+        ));
     }
+    let mut entries = managed_fields::read(live)
+        .map_err(|e| ApplyError::Internal(format!("failed to decode managed fields: {}", e.0)))?;
+    if entries.is_empty() {
+        entries = managed_fields::before_first_apply(req.zero, live, w);
+    }
+    let result = match apply_once(live, config, entries.clone(), req.force, req, w) {
+        Err(ApplyError::Conflicts(found)) if req.manager == "kubectl" => {
+            // Conflicts on fields kubectl's client-side apply set (as they still
+            // are) are forced (upstream `lastAppliedManager`).
+            let allowed = allowed_by_last_applied(live, w);
+            let left: Vec<Conflict> = found
+                .iter()
+                .filter(|c| {
+                    !allowed
+                        .iter()
+                        .any(|p| managed_fields::path_string(p) == c.field)
+                })
+                .cloned()
+                .collect();
+            if allowed.is_empty() || !left.is_empty() {
+                let left = if allowed.is_empty() { found } else { left };
+                return Err(ApplyError::Conflicts(left));
+            }
+            apply_once(live, config, entries, true, req, w)
+        }
+        other => other,
+    };
+    let mut object = result?;
+    // kubectl's server-side apply keeps its client-side annotation in step
+    // (upstream `lastAppliedUpdater`).
+    if req.manager == "kubectl"
+        && let Some(ann) = object
+            .pointer_mut("/metadata/annotations")
+            .and_then(Value::as_object_mut)
+        && ann
+            .get(LAST_APPLIED)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    {
+        let mut last = config.clone();
+        if let Some(a) = last
+            .pointer_mut("/metadata/annotations")
+            .and_then(Value::as_object_mut)
+        {
+            a.remove(LAST_APPLIED);
+        }
+        ann.insert(LAST_APPLIED.into(), Value::String(go_json(&last)));
+    }
+    Ok(object)
+}
+
+/// JSON as Go's `json.Encoder` writes it (the annotation upstream builds
+/// with `runtime.Encode`): keys sorted, `<`, `>`, `&`, U+2028 and U+2029
+/// escaped, a newline at the end.
+fn go_json(v: &Value) -> String {
+    let mut out = String::new();
+    for c in v.to_string().chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// The fields of kubectl's last client-side apply that still hold the value
+/// it set (upstream `allowedConflictsFromLastApplied`); empty without the annotation.
+fn allowed_by_last_applied(live: &Value, w: &Write<'_>) -> Vec<Vec<String>> {
+    let Some(last) = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+    else {
+        return Vec::new();
+    };
+    if last.get("apiVersion").and_then(Value::as_str) != Some(w.api_version) {
+        return Vec::new();
+    }
+    let Ok(cmp) = managed_fields::compare(Some(&last), Some(live), w.schema) else {
+        return Vec::new();
+    };
+    to_field_set(&last, w.schema)
+        .difference(&cmp.modified)
+        .difference(&cmp.added)
+        .difference(&cmp.removed)
+        .0
+        .into_iter()
+        .collect()
+}
+
+/// Whether `path` is a key field of a list-map item (`...k:{"name":..}.f:name`),
+/// which stays as long as its item does.
+fn is_item_key(path: &[String]) -> bool {
+    let [.., item, field] = path else {
+        return false;
+    };
+    let (Some(keys), Some(field)) = (item.strip_prefix("k:"), field.strip_prefix("f:")) else {
+        return false;
+    };
+    serde_json::from_str::<Map<String, Value>>(keys).is_ok_and(|k| k.contains_key(field))
+}
+
+fn apply_once(
+    live: &Value,
+    config: &Value,
+    entries: Vec<Entry>,
+    force: bool,
+    req: &Apply<'_>,
+    w: &Write<'_>,
+) -> Result<Value, ApplyError> {
+    let mut merged = merge(live, config, w.schema);
+    let applied = to_field_set(config, w.schema).recursive_difference(w.reset);
+    let is_me = |e: &Entry| e.is(req.manager, APPLY, w.api_version, w.subresource);
     let previous = entries
         .iter()
-        .find(|e| is_self(e))
+        .find(|e| is_me(e))
         .map(|e| e.fields.clone())
         .unwrap_or_default();
-    let others: FieldSet = entries
+    // Prune what the applier stopped applying, unless someone (the applier
+    // included) still owns it or something in it.
+    let owned: FieldSet = entries
         .iter()
-        .filter(|e| !is_self(e))
-        .fold(FieldSet::default(), |acc, e| acc.union(&e.fields));
+        .filter(|e| !is_me(e))
+        .fold(applied.clone(), |acc, e| acc.union(&e.fields));
     let mut dropped: Vec<_> = previous.difference(&applied).0.into_iter().collect();
-    // Deepest first, so items go after their fields.
-    dropped.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    // Shallowest first: an item nobody owns goes whole, before its fields
+    // are looked for (which then are gone with it).
+    dropped.sort_by_key(Vec::len);
     for p in dropped {
-        let owned_elsewhere = others.0.iter().any(|o| o.starts_with(&p));
-        if !owned_elsewhere {
-            managed_fields::remove(&mut merged, &p);
+        if owned.0.iter().any(|o| o.starts_with(&p)) || is_item_key(&p) {
+            continue;
+        }
+        managed_fields::remove(&mut merged, &p);
+    }
+    let me = Entry {
+        manager: req.manager.to_string(),
+        operation: APPLY.into(),
+        api_version: w.api_version.to_string(),
+        time: None,
+        subresource: w.subresource.map(str::to_string),
+        fields: applied,
+    };
+    let mut entries = managed_fields::apply_entries(entries, me, live, &merged, force, w).map_err(
+        |e| match e {
+            managed_fields::ApplyFailure::Conflicts(c) => ApplyError::Conflicts(c),
+            managed_fields::ApplyFailure::Compare(m) => ApplyError::Internal(m),
+        },
+    )?;
+    let changed = merged != *live;
+    for e in entries.iter_mut().filter(|e| is_me(e)) {
+        e.fields = strip(&e.fields);
+        if changed {
+            e.time = Some(w.now.to_string());
         }
     }
-    let present = owned_fields(&merged, req.schema);
-    for e in &mut entries {
-        e.fields = e.fields.intersection(&present);
-    }
-    match entries.iter_mut().find(|e| is_self(e)) {
-        Some(e) => {
-            e.fields = applied;
-            e.api_version = req.api_version.to_string();
-            if previous != e.fields || !changed.is_empty() {
-                e.time = Some(req.now.to_string());
-            }
-        }
-        None => entries.push(Entry {
-            manager: req.manager.to_string(),
-            operation: "Apply".into(),
-            api_version: req.api_version.to_string(),
-            time: Some(req.now.to_string()),
-            subresource: req.subresource.map(str::to_string),
-            fields: applied,
-        }),
-    }
-    managed_fields::write(&mut merged, &entries);
-    Ok(merged)
-}
-
-/// A `null` in an applied configuration (an empty `data:` in YAML) sets
-/// nothing and owns nothing.
-fn drop_nulls(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            m.retain(|_, v| !v.is_null());
-            m.values_mut().for_each(drop_nulls);
-        }
-        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
-        _ => {}
-    }
-}
-
-fn display_manager(e: &Entry) -> String {
-    if e.operation == "Update" {
-        format!("{:?} using {}", e.manager, e.api_version)
-    } else {
-        format!("{:?}", e.manager)
-    }
+    entries.retain(|e| !(is_me(e) && e.fields.is_empty()));
+    let mut object = if changed { merged } else { live.clone() };
+    managed_fields::write(&mut object, &entries);
+    Ok(object)
 }
 
 /// Merges an applied configuration into an object: objects field by field
@@ -153,6 +277,12 @@ pub fn merge(live: &Value, config: &Value, node: Option<Node<'_>>) -> Value {
                 out.insert(k.clone(), merged);
             }
             Value::Object(out)
+        }
+        // A `null` leaves a granular map or list with content as it is
+        // (upstream's merge walks the live side's members alone).
+        (Value::Object(l), Value::Null) if !atomic_map(node) && !l.is_empty() => live.clone(),
+        (Value::Array(l), Value::Null) if list_kind(node) != ListKind::Atomic && !l.is_empty() => {
+            live.clone()
         }
         (Value::Array(l), Value::Array(c)) => match list_kind(node) {
             ListKind::Atomic => config.clone(),
@@ -194,13 +324,17 @@ pub fn conflict_error(conflicts: &[Conflict]) -> ApiError {
             c.manager, c.field
         )
     } else {
-        let mut by_manager: Vec<&str> = conflicts.iter().map(|c| c.manager.as_str()).collect();
+        // Grouped by manager, managers in the order of their identifiers.
+        let mut by_manager: Vec<(&str, &str)> = conflicts
+            .iter()
+            .map(|c| (c.identifier.as_str(), c.manager.as_str()))
+            .collect();
         by_manager.sort();
         by_manager.dedup();
         let mut lines = Vec::new();
-        for m in by_manager {
+        for (id, m) in by_manager {
             lines.push(format!("conflicts with {m}:"));
-            for c in conflicts.iter().filter(|c| c.manager == m) {
+            for c in conflicts.iter().filter(|c| c.identifier == id) {
                 lines.push(format!("- {}", c.field));
             }
         }

@@ -91,20 +91,76 @@ impl PatchSchema {
         })
     }
 
+    /// Drops what Go's `omitempty` leaves out of a typed object upstream:
+    /// empty lists and maps (`additionalProperties`) at properties that are
+    /// not required (a merge patch that removes the last label leaves no
+    /// `labels: {}`). Of a custom resource only the metadata, which upstream
+    /// decodes through ObjectMeta; the rest stays as sent.
+    pub fn omit_empty(&self, v: &mut Value) {
+        match &self.root {
+            Root::Def(_) => omit_empty(self.root(), v, 0),
+            Root::Custom { .. } => {
+                if let (Some(n), Some(m)) = (self.root().field("metadata"), v.get_mut("metadata")) {
+                    omit_empty(n, m, 0);
+                }
+            }
+        }
+    }
+
     /// The kind's schema.
     pub fn root(&self) -> Node<'_> {
         match &self.root {
             Root::Def(name) => {
                 let schema = self.defs.get(name).unwrap_or(&Value::Null);
-                Node::new(&self.defs, schema)
+                Node::new(&self.defs, schema, true)
             }
             Root::Custom { schema, metadata } => Node {
                 metadata: self.defs.get(metadata),
-                ..Node::new(&self.defs, schema)
+                ..Node::new(&self.defs, schema, false)
             },
         }
     }
 }
+
+fn omit_empty(node: Node<'_>, v: &mut Value, depth: usize) {
+    if depth > MAX_OMIT_DEPTH {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            let required = node.required();
+            m.retain(|k, child| {
+                // `managedFields: []` is a request to reset them, which the
+                // field manager reads before anything is left out.
+                let droppable = k != "managedFields"
+                    && node.is_property(k)
+                    && !required.contains(&k.as_str())
+                    && node.field(k).is_some_and(|f| match child {
+                        Value::Array(a) => a.is_empty() && f.is_array(),
+                        Value::Object(o) => o.is_empty() && f.is_map(),
+                        _ => false,
+                    });
+                !droppable
+            });
+            for (k, child) in m.iter_mut() {
+                if let Some(f) = node.field(k) {
+                    omit_empty(f, child, depth + 1);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(n) = node.items() {
+                for item in items {
+                    omit_empty(n, item, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// How deep [`PatchSchema::omit_empty`] walks (schemas recurse, objects are finite).
+const MAX_OMIT_DEPTH: usize = 64;
 
 /// One place in a schema: the schema as written where it is used (which
 /// carries a property's extensions) and what it resolves to.
@@ -115,6 +171,9 @@ pub struct Node<'a> {
     resolved: &'a Value,
     /// The schema of `metadata` when this is a custom resource's root.
     metadata: Option<&'a Value>,
+    /// Whether objects here are typed upstream (a Go struct: a built-in
+    /// kind, or a custom resource's metadata), rather than kept as sent.
+    typed: bool,
 }
 
 fn ref_of(v: &Value) -> Option<&str> {
@@ -124,7 +183,7 @@ fn ref_of(v: &Value) -> Option<&str> {
 }
 
 impl<'a> Node<'a> {
-    fn new(defs: &'a Map<String, Value>, here: &'a Value) -> Self {
+    fn new(defs: &'a Map<String, Value>, here: &'a Value, typed: bool) -> Self {
         let mut resolved = here;
         for _ in 0..MAX_REF_DEPTH {
             let Some(r) = ref_of(resolved) else { break };
@@ -139,6 +198,7 @@ impl<'a> Node<'a> {
             here,
             resolved,
             metadata: None,
+            typed,
         }
     }
 
@@ -146,15 +206,53 @@ impl<'a> Node<'a> {
     /// of a map (`additionalProperties`).
     pub fn field(&self, name: &str) -> Option<Node<'a>> {
         if let Some(m) = self.metadata.filter(|_| name == "metadata") {
-            return Some(Node::new(self.defs, m));
+            return Some(Node::new(self.defs, m, true));
         }
         if let Some(p) = self.resolved.get("properties").and_then(|p| p.get(name)) {
-            return Some(Node::new(self.defs, p));
+            return Some(Node::new(self.defs, p, self.typed));
         }
         match self.resolved.get("additionalProperties") {
-            Some(a) if a.is_object() => Some(Node::new(self.defs, a)),
+            Some(a) if a.is_object() => Some(Node::new(self.defs, a, self.typed)),
             _ => None,
         }
+    }
+
+    /// Whether `name` is a declared property of this object (a struct field
+    /// upstream), not a key of a map (`additionalProperties`) or an unknown
+    /// field. A custom resource's root declares `apiVersion`, `kind` and
+    /// `metadata` whatever its schema says, as upstream's type converter adds them.
+    pub fn is_property(&self, name: &str) -> bool {
+        if self.metadata.is_some() && matches!(name, "apiVersion" | "kind" | "metadata") {
+            return true;
+        }
+        self.resolved
+            .get("properties")
+            .and_then(|p| p.get(name))
+            .is_some()
+    }
+
+    /// The properties of a typed object that Go's zero value gives a
+    /// value JSON may leave out (a scalar `default`: an Event's
+    /// `reportingComponent: ""`); none for objects kept as sent.
+    pub fn zero_scalars(&self) -> Vec<(&'a str, &'a Value)> {
+        if !self.typed {
+            return Vec::new();
+        }
+        let Some(props) = self.resolved.get("properties").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        props
+            .iter()
+            .filter_map(|(k, p)| {
+                let d = p.get("default")?;
+                (!d.is_object() && !d.is_array() && !d.is_null()).then_some((k.as_str(), d))
+            })
+            .collect()
+    }
+
+    /// The schema's `default`, if any.
+    pub fn default_value(&self) -> Option<&'a Value> {
+        self.ext("default")
     }
 
     /// The schema of this list's items.
@@ -162,7 +260,22 @@ impl<'a> Node<'a> {
         self.resolved
             .get("items")
             .filter(|i| i.is_object())
-            .map(|i| Node::new(self.defs, i))
+            .map(|i| Node::new(self.defs, i, self.typed))
+    }
+
+    /// The object's `required` properties.
+    pub fn required(&self) -> Vec<&'a str> {
+        self.resolved
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether this is a list.
+    pub fn is_array(&self) -> bool {
+        self.resolved.get("type").and_then(Value::as_str) == Some("array")
+            || self.resolved.get("items").is_some_and(Value::is_object)
     }
 
     /// Whether this is a map with arbitrary keys (`additionalProperties`)

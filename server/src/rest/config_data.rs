@@ -156,12 +156,16 @@ impl Strategy for Secrets {
         false
     }
 
-    fn prepare_for_create(&self, obj: &mut Value) {
+    /// `stringData` into `data` (upstream's conversion) and `type` Opaque
+    /// (`SetDefaults_Secret`), as decoding does: the writer owns both.
+    fn default_object(
+        &self,
+        obj: &mut Value,
+        _field_validation: FieldValidation,
+    ) -> Result<Vec<String>, ApiError> {
         merge_string_data(obj);
-    }
-
-    fn prepare_for_update(&self, obj: &mut Value) {
-        merge_string_data(obj);
+        default_secret_type(obj);
+        Ok(Vec::new())
     }
 
     fn validate_object(
@@ -170,7 +174,6 @@ impl Strategy for Secrets {
         old: Option<&Value>,
         _field_validation: FieldValidation,
     ) -> Result<Vec<String>, ApiError> {
-        default_secret_type(obj);
         let mut errors = Vec::new();
         key_errors(obj, "data", None, &mut errors);
         if let Some(old) = old {
@@ -190,13 +193,13 @@ mod tests {
         for given in [json!({}), json!({"type": ""}), json!({"type": null})] {
             let mut obj = given.clone();
             Secrets
-                .validate_object(&mut obj, None, FieldValidation::default())
+                .default_object(&mut obj, FieldValidation::default())
                 .unwrap();
             assert_eq!(obj["type"], "Opaque", "from {given}");
         }
         let mut tls = json!({"type": "kubernetes.io/tls"});
         Secrets
-            .validate_object(&mut tls, None, FieldValidation::default())
+            .default_object(&mut tls, FieldValidation::default())
             .unwrap();
         assert_eq!(tls["type"], "kubernetes.io/tls");
     }
@@ -263,13 +266,17 @@ mod tests {
     #[test]
     fn secret_string_data_is_merged() {
         let mut s = json!({"metadata": {"name": "s"}, "data": {"pw": "cHc=", "user": "eA=="}, "stringData": {"user": "admin"}});
-        Secrets.prepare_for_create(&mut s);
+        Secrets
+            .default_object(&mut s, FieldValidation::default())
+            .unwrap();
         assert_eq!(
             s,
-            json!({"metadata": {"name": "s"}, "data": {"pw": "cHc=", "user": "YWRtaW4="}})
+            json!({"metadata": {"name": "s"}, "data": {"pw": "cHc=", "user": "YWRtaW4="}, "type": "Opaque"})
         );
         let mut bad = json!({"metadata": {"name": "s"}, "stringData": {"a/b": "x"}});
-        Secrets.prepare_for_create(&mut bad);
+        Secrets
+            .default_object(&mut bad, FieldValidation::default())
+            .unwrap();
         let e = Secrets
             .validate_object(&mut bad, None, FieldValidation::Warn)
             .expect_err("invalid key");

@@ -26,6 +26,18 @@ pub enum FieldValidation {
 pub enum Subresource {
     /// `/status`.
     Status,
+    /// `/scale` (its writes update the main resource).
+    Scale,
+}
+
+impl Subresource {
+    /// The name in URLs and in managedFields entries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Subresource::Status => "status",
+            Subresource::Scale => "scale",
+        }
+    }
 }
 
 /// What every request carries besides its body.

@@ -48,6 +48,9 @@ pub struct TypedStore<K: Resource> {
     patch_schema: Option<Arc<PatchSchema>>,
     /// The watch cache of the type, started by the first watch.
     cache: tokio::sync::Mutex<Option<Arc<WatchCache>>>,
+    /// The kind's empty object: what a create is compared with for
+    /// managedFields (upstream's `Creater.New`).
+    zero: Value,
 }
 
 /// The key prefix of a resource under the store's root (`/registry`):
@@ -243,6 +246,15 @@ fn spec_part(obj: &Value) -> Value {
     v
 }
 
+/// `K` as decoded from `{}` (every field at its default), as JSON; `{}` when
+/// `K` needs more than that.
+fn zero_object<K: Resource>() -> Value {
+    serde_json::from_value::<K>(json!({}))
+        .ok()
+        .and_then(|k| serde_json::to_value(k).ok())
+        .unwrap_or_else(|| json!({}))
+}
+
 impl<K: Resource> TypedStore<K> {
     /// A store for `K` on `storage`.
     pub fn new(storage: Arc<dyn Storage>, dt: K::DynamicType, strategy: Arc<dyn Strategy>) -> Self {
@@ -254,6 +266,7 @@ impl<K: Resource> TypedStore<K> {
             prefix,
             patch_schema: None,
             cache: tokio::sync::Mutex::new(None),
+            zero: zero_object::<K>(),
         }
     }
 
@@ -458,14 +471,29 @@ impl<K: Resource> TypedStore<K> {
         }
         let meta_errors = meta::validate(new.metadata(), self.strategy.label_names());
         let mut value = self.to_value(&new)?;
+        warnings.extend(
+            self.strategy
+                .default_object(&mut value, scope.field_validation)?,
+        );
+        self.omit_empty(&mut value);
+        // The field manager sees the request as decoded and defaulted, before
+        // the strategy resets or copies anything (upstream runs it first).
+        let tracked = (!applied).then(|| self.track_update(scope, old, &value));
         let status_sub = self.resource().status_subresource;
         if let Some(Subresource::Status) = scope.subresource {
-            // On /status only the status changes.
+            // On /status only the status changes (and the managedFields an
+            // apply computed for it).
             let mut merged = old.clone();
             if let Some(m) = merged.as_object_mut() {
                 match value.get("status") {
                     Some(s) => m.insert("status".into(), s.clone()),
                     None => m.remove("status"),
+                };
+            }
+            if let Some(meta) = merged.get_mut("metadata").and_then(Value::as_object_mut) {
+                match value.pointer("/metadata/managedFields") {
+                    Some(mf) => meta.insert("managedFields".into(), mf.clone()),
+                    None => meta.remove("managedFields"),
                 };
             }
             value = merged;
@@ -478,16 +506,7 @@ impl<K: Resource> TypedStore<K> {
                 };
             }
         }
-        if let Some(ns_status) = old
-            .get("status")
-            .filter(|_| self.strategy.label_names() && self.resource().plural == "namespaces")
-        {
-            // A namespace's phase is the server's.
-            if let Some(m) = value.as_object_mut() {
-                m.insert("status".into(), ns_status.clone());
-            }
-        }
-        self.strategy.prepare_for_update(&mut value);
+        self.strategy.prepare_for_update(&mut value, old);
         let checked = self
             .strategy
             .validate_object(&mut value, Some(old), scope.field_validation);
@@ -502,8 +521,8 @@ impl<K: Resource> TypedStore<K> {
                 m.insert("generation".into(), json!(gen_));
             }
         }
-        if !applied {
-            self.track_update(scope, Some(old), &mut value);
+        if let Some(entries) = tracked {
+            managed_fields::write(&mut value, &entries);
         }
         let mut old_cmp = old.clone();
         strip_resource_version(&mut old_cmp);
@@ -661,6 +680,17 @@ impl<K: Resource> TypedStore<K> {
     ) -> Result<Written, ApiError> {
         let (mut obj, mut warnings) = self.decode(scope, body)?;
         self.check_namespace(scope, &mut obj)?;
+        // Defaults first, then the field manager, on the request as decoded
+        // (before a name is generated or the strategy changes anything), as
+        // upstream's create handler runs them.
+        let mut request = self.to_value(&obj)?;
+        warnings.extend(
+            self.strategy
+                .default_object(&mut request, scope.field_validation)?,
+        );
+        self.omit_empty(&mut request);
+        let tracked = (!applied).then(|| self.track_update(scope, &self.zero, &request));
+        let mut obj: K = serde_json::from_value(request).map_err(ApiError::internal)?;
         {
             let m = obj.metadata_mut();
             if m.name.as_deref().unwrap_or("").is_empty()
@@ -694,8 +724,8 @@ impl<K: Resource> TypedStore<K> {
             .strategy
             .validate_object(&mut value, None, scope.field_validation);
         warnings.extend(self.validated(&name, meta_errors, checked)?);
-        if !applied {
-            self.track_update(scope, None, &mut value);
+        if let Some(entries) = tracked {
+            managed_fields::write(&mut value, &entries);
         }
         if scope.dry_run {
             return Ok(Written {
@@ -718,26 +748,46 @@ impl<K: Resource> TypedStore<K> {
         })
     }
 
-    /// Records a non-apply write's fields in managedFields (operation Update).
-    fn track_update(&self, scope: &RequestScope, old: Option<&Value>, new: &mut Value) {
+    /// The object as upstream's typed decoding leaves it (see
+    /// [`PatchSchema::omit_empty`]).
+    fn omit_empty(&self, v: &mut Value) {
+        if let Some(s) = &self.patch_schema {
+            s.omit_empty(v);
+        }
+    }
+
+    /// The reset fields of the strategy for this request's subresource.
+    fn reset_fields(&self, scope: &RequestScope) -> managed_fields::FieldSet {
+        managed_fields::FieldSet::of(self.strategy.reset_fields(scope.subresource))
+    }
+
+    /// The managedFields entries of a non-apply write (operation Update) of
+    /// `new` (decoded and defaulted) over `live` (the empty object on create).
+    fn track_update(
+        &self,
+        scope: &RequestScope,
+        live: &Value,
+        new: &Value,
+    ) -> Vec<managed_fields::Entry> {
         let manager = managed_fields::manager_name(
             scope.field_manager.as_deref(),
             scope.user_agent.as_deref(),
         );
-        if manager.is_empty() {
-            // The server's own writes (bootstrap) have no manager to record.
-            return;
-        }
-        let sub = scope.subresource.map(|Subresource::Status| "status");
-        managed_fields::record_update(
-            old,
+        let reset = self.reset_fields(scope);
+        let api_version = self.resource().api_version();
+        let now = meta::now_rfc3339();
+        managed_fields::update(
+            live,
             new,
-            self.patch_schema.as_ref().map(|s| s.root()),
             &manager,
-            &self.resource().api_version(),
-            sub,
-            &meta::now_rfc3339(),
-        );
+            &managed_fields::Write {
+                schema: self.patch_schema.as_ref().map(|s| s.root()),
+                api_version: &api_version,
+                subresource: scope.subresource.map(Subresource::name),
+                reset: &reset,
+                now: &now,
+            },
+        )
     }
 
     /// Server-side apply of `patch` onto `live` by `manager`.
@@ -762,16 +812,21 @@ impl<K: Resource> TypedStore<K> {
         }
         let api_version = self.resource().api_version();
         let now = meta::now_rfc3339();
+        let reset = self.reset_fields(scope);
         let req = apply::Apply {
             manager: manager.unwrap_or(""),
             force: patch.force,
-            api_version: &api_version,
-            now: &now,
-            schema: self.patch_schema.as_ref().map(|s| s.root()),
-            subresource: scope.subresource.map(|Subresource::Status| "status"),
+            kind: &self.resource().kind,
+            write: managed_fields::Write {
+                schema: self.patch_schema.as_ref().map(|s| s.root()),
+                api_version: &api_version,
+                subresource: scope.subresource.map(Subresource::name),
+                reset: &reset,
+                now: &now,
+            },
+            zero: &self.zero,
         };
-        let mut out =
-            apply::apply(live, &patch.patch, &req).map_err(|c| apply::conflict_error(&c))?;
+        let mut out = apply::apply(live, &patch.patch, &req)?;
         if let Some(m) = out.as_object_mut() {
             let meta = m.entry("metadata").or_insert_with(|| json!({}));
             if let Some(meta) = meta.as_object_mut() {
@@ -892,13 +947,8 @@ impl<K: Resource> TypedStore<K> {
                 Err(e) if e.code == 404 && applied => {
                     // Create by apply.
                     apply::check_config(&patch.patch)?;
-                    let config = self.apply_config(
-                        scope,
-                        name,
-                        &Value::Object(Default::default()),
-                        &patch,
-                        manager.as_deref(),
-                    )?;
+                    let config =
+                        self.apply_config(scope, name, &self.zero, &patch, manager.as_deref())?;
                     match self.create_inner(scope, config, true).await {
                         Err(e) if e.reason == "AlreadyExists" => continue,
                         other => return other,
@@ -1539,12 +1589,13 @@ impl<K: Resource> TypedStore<K> {
                     ),
                 ));
             }
-            if finalizers(&current) > 0 {
+            if finalizing(&current) && finalizers(&current) > 0 {
+                return Ok(Deleted::Pending(current));
+            }
+            let mut value = current.clone();
+            self.strategy.prepare_for_delete(&mut value);
+            if finalizers(&value) > 0 {
                 // Finalizers hold the object: it is marked for deletion and stays.
-                if finalizing(&current) {
-                    return Ok(Deleted::Pending(current));
-                }
-                let mut value = current.clone();
                 strip_resource_version(&mut value);
                 value["metadata"]["deletionTimestamp"] = json!(meta::now_rfc3339());
                 value["metadata"]["deletionGracePeriodSeconds"] = json!(0);

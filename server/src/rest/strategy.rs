@@ -20,6 +20,31 @@ pub trait Strategy: Send + Sync {
         false
     }
 
+    /// Defaults a decoded object, as upstream's decoding does before anything
+    /// else sees the object (the scheme's defaulting functions, a custom
+    /// resource's schema defaults and pruning of unknown fields): on every
+    /// create, update, patch and apply result. The field manager records
+    /// what the request set *and what this adds*, but nothing the later
+    /// steps change. Returns warnings (unknown fields of a custom resource).
+    fn default_object(
+        &self,
+        _obj: &mut Value,
+        _field_validation: crate::rest::FieldValidation,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(Vec::new())
+    }
+
+    /// The fields a write cannot set because this strategy resets them
+    /// (upstream `GetResetFields`: `status` on the main resource of a kind
+    /// with a status, `spec` on `/status`...): the field manager neither
+    /// gives them to the writer nor takes them from their owners.
+    fn reset_fields(
+        &self,
+        _subresource: Option<crate::rest::options::Subresource>,
+    ) -> &'static [&'static [&'static str]] {
+        &[]
+    }
+
     /// Adjusts a new object before it is stored.
     fn prepare_for_create(&self, _obj: &mut Value) {}
 
@@ -31,8 +56,9 @@ pub trait Strategy: Send + Sync {
         true
     }
 
-    /// Adjusts an updated object before it is stored (after validation of its metadata).
-    fn prepare_for_update(&self, _obj: &mut Value) {}
+    /// Adjusts an updated object before it is stored (after validation of
+    /// its metadata), given the stored one.
+    fn prepare_for_update(&self, _obj: &mut Value, _old: &Value) {}
 
     /// Whether strategic merge patch applies (custom resources: no, 415).
     fn strategic_merge_patch(&self) -> bool {
@@ -72,6 +98,10 @@ pub trait Strategy: Send + Sync {
     fn check_delete(&self, _name: &str) -> Result<(), ApiError> {
         Ok(())
     }
+
+    /// Adjusts an object a delete is about to mark or remove (a CRD gets
+    /// the finalizer that holds it until its objects are gone).
+    fn prepare_for_delete(&self, _obj: &mut Value) {}
 
     /// Runs after an object was deleted (a namespace removes its content).
     async fn after_delete(&self, _name: &str, _storage: &dyn Storage) -> Result<(), ApiError> {
@@ -116,6 +146,46 @@ impl Strategy for Namespaces {
         false
     }
 
+    /// Upstream's `SetDefaults_Namespace` (the name label, once there is a
+    /// name) and `SetDefaults_NamespaceStatus` (phase `Active`).
+    fn default_object(
+        &self,
+        obj: &mut Value,
+        _field_validation: crate::rest::FieldValidation,
+    ) -> Result<Vec<String>, ApiError> {
+        if obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty())
+        {
+            set_name_label(obj);
+        }
+        if let Some(map) = obj.as_object_mut() {
+            let status = map.entry("status").or_insert_with(|| json!({}));
+            if let Some(st) = status.as_object_mut()
+                && st
+                    .get("phase")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .is_empty()
+            {
+                st.insert("phase".into(), json!("Active"));
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    fn reset_fields(
+        &self,
+        subresource: Option<crate::rest::options::Subresource>,
+    ) -> &'static [&'static [&'static str]] {
+        match subresource {
+            None => &[&["f:status"]],
+            Some(crate::rest::options::Subresource::Status) => &[&["f:spec"]],
+            Some(crate::rest::options::Subresource::Scale) => &[],
+        }
+    }
+
     fn prepare_for_create(&self, obj: &mut Value) {
         if let Some(map) = obj.as_object_mut() {
             map.insert("spec".into(), json!({"finalizers": ["kubernetes"]}));
@@ -124,8 +194,22 @@ impl Strategy for Namespaces {
         set_name_label(obj);
     }
 
-    fn prepare_for_update(&self, obj: &mut Value) {
+    /// The name label again (a generated name), and the phase stays the
+    /// server's, on `/status` too (upstream only accepts the phase it has:
+    /// `Active`, or `Terminating` once deleted).
+    fn prepare_for_update(&self, obj: &mut Value, old: &Value) {
         set_name_label(obj);
+        if let Some(phase) = old.pointer("/status/phase")
+            && let Some(map) = obj.as_object_mut()
+        {
+            let status = map.entry("status").or_insert_with(|| json!({}));
+            if !status.is_object() {
+                *status = json!({});
+            }
+            if let Some(st) = status.as_object_mut() {
+                st.insert("phase".into(), phase.clone());
+            }
+        }
     }
 
     fn check_delete(&self, name: &str) -> Result<(), ApiError> {

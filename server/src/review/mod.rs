@@ -111,20 +111,23 @@ impl<K: Review> ReviewStore<K> {
             scope.field_manager.as_deref(),
             scope.user_agent.as_deref(),
         );
-        if manager.is_empty() {
-            return Ok(obj);
-        }
         let empty = serde_json::to_value(K::default()).map_err(ApiError::internal)?;
         let mut value = serde_json::to_value(&obj).map_err(ApiError::internal)?;
-        managed_fields::record_update(
-            Some(&empty),
-            &mut value,
-            self.patch_schema.as_ref().map(|s| s.root()),
+        let api_version = K::resource().api_version();
+        let now = now_rfc3339();
+        let entries = managed_fields::update(
+            &empty,
+            &value,
             &manager,
-            &K::resource().api_version(),
-            None,
-            &now_rfc3339(),
+            &managed_fields::Write {
+                schema: self.patch_schema.as_ref().map(|s| s.root()),
+                api_version: &api_version,
+                subresource: None,
+                reset: &managed_fields::FieldSet::default(),
+                now: &now,
+            },
         );
+        managed_fields::write(&mut value, &entries);
         serde_json::from_value(value).map_err(ApiError::internal)
     }
 }
@@ -301,8 +304,12 @@ mod tests {
             w.object["status"]["reason"],
             authorizer::ALWAYS_ALLOW_REASON
         );
-        // No user agent, no field manager: no managedFields entry.
-        assert!(w.object["metadata"].get("managedFields").is_none());
+        // No user agent, no field manager: upstream's manager `unknown`
+        // (buildmanagerinfo.go).
+        assert_eq!(
+            w.object["metadata"]["managedFields"][0]["manager"],
+            "unknown"
+        );
     }
 
     #[test]

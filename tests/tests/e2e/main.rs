@@ -24,6 +24,7 @@ mod kubectl;
 mod kubectl_sweep;
 mod list;
 mod list_snapshot;
+mod managed_fields;
 mod no_protoc;
 mod openapi;
 mod patch;

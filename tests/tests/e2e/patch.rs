@@ -475,9 +475,10 @@ fn updates_record_their_manager() {
         managers(&cm),
         [("creator".to_string(), "Update".to_string())]
     );
+    // The data map was new: the creator owns it too (".").
     assert_eq!(
         cm["metadata"]["managedFields"][0]["fieldsV1"],
-        json!({"f:data": {"f:a": {}}})
+        json!({"f:data": {".": {}, "f:a": {}}})
     );
     // A merge patch without fieldManager: the User-Agent prefix names it.
     let r = server
@@ -490,10 +491,25 @@ fn updates_record_their_manager() {
         .expect("PATCH");
     let (s, cm) = crate::harness::into_json(r);
     assert_eq!(s, StatusCode::OK, "{cm}");
+    // The creator lost `a` but still owns the map itself, as upstream's
+    // field manager leaves it.
     assert_eq!(
         managers(&cm),
-        [("my-controller".to_string(), "Update".to_string())],
-        "creator lost its only field: {cm}"
+        [
+            ("creator".to_string(), "Update".to_string()),
+            ("my-controller".to_string(), "Update".to_string())
+        ],
+        "{cm}"
+    );
+    assert_eq!(
+        cm["metadata"]["managedFields"][0]["fieldsV1"],
+        json!({"f:data": {}}),
+        "{cm}"
+    );
+    assert_eq!(
+        cm["metadata"]["managedFields"][1]["fieldsV1"],
+        json!({"f:data": {"f:a": {}, "f:b": {}}}),
+        "{cm}"
     );
 
     // Apply without fieldManager is invalid; apply creates; force elsewhere is invalid.

@@ -2,21 +2,32 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::patch::PatchSchema;
+use crate::patch::managed_fields::FieldSet;
 
 fn run(live: &Value, config: &Value, manager: &str, force: bool) -> Result<Value, Vec<Conflict>> {
     let s = PatchSchema::for_kind("", "v1", "ServiceAccount").expect("schema");
+    let reset = FieldSet::default();
     apply(
         live,
         config,
         &Apply {
             manager,
             force,
-            api_version: "v1",
-            now: "2026-01-01T00:00:00Z",
-            schema: Some(s.root()),
-            subresource: None,
+            kind: "ServiceAccount",
+            write: Write {
+                schema: Some(s.root()),
+                api_version: "v1",
+                subresource: None,
+                reset: &reset,
+                now: "2026-01-01T00:00:00Z",
+            },
+            zero: &json!({"metadata": {}}),
         },
     )
+    .map_err(|e| match e {
+        ApplyError::Conflicts(c) => c,
+        other => panic!("apply failed: {other:?}"),
+    })
 }
 
 fn sa(labels: Value, secrets: Value) -> Value {
@@ -71,7 +82,8 @@ fn other_manager_conflicts_unless_forced() {
         err,
         vec![Conflict {
             manager: "\"m1\"".into(),
-            field: ".metadata.labels.a".into()
+            field: ".metadata.labels.a".into(),
+            identifier: "{\"manager\":\"m1\",\"operation\":\"Apply\"}".into(),
         }]
     );
     let e = conflict_error(&err);
@@ -111,28 +123,39 @@ fn fields_no_longer_applied_are_removed_unless_shared() {
 
 #[test]
 fn update_entries_conflict_with_using_version() {
+    let s = PatchSchema::for_kind("", "v1", "ServiceAccount").expect("schema");
     let mut live = sa(json!({"a": "1"}), json!([]));
-    crate::patch::managed_fields::record_update(
-        None,
-        &mut live,
-        None,
+    let reset = FieldSet::default();
+    let entries = crate::patch::managed_fields::update(
+        &json!({"metadata": {}}),
+        &live,
         "kubectl-edit",
-        "v1",
-        None,
-        "t",
+        &Write {
+            schema: Some(s.root()),
+            api_version: "v1",
+            subresource: Some("status"),
+            reset: &reset,
+            now: "2026-01-01T00:00:00Z",
+        },
     );
+    crate::patch::managed_fields::write(&mut live, &entries);
     let err = run(&live, &sa(json!({"a": "2"}), json!([])), "m", false).expect_err("conflict");
-    assert_eq!(err[0].manager, "\"kubectl-edit\" using v1");
+    // conflict.go printManager: subresource, then the version of an update.
+    assert_eq!(
+        err[0].manager,
+        "\"kubectl-edit\" with subresource \"status\" using v1"
+    );
     let two = vec![
         err[0].clone(),
         Conflict {
             manager: "\"z\"".into(),
             field: ".x".into(),
+            identifier: "{\"manager\":\"z\",\"operation\":\"Apply\"}".into(),
         },
     ];
     assert_eq!(
         conflict_error(&two).message,
-        "Apply failed with 2 conflicts: conflicts with \"kubectl-edit\" using v1:\n- .metadata.labels.a\nconflicts with \"z\":\n- .x"
+        "Apply failed with 2 conflicts: conflicts with \"kubectl-edit\" with subresource \"status\" using v1:\n- .metadata.labels.a\nconflicts with \"z\":\n- .x"
     );
 }
 
@@ -146,7 +169,7 @@ fn atomic_lists_are_replaced_and_owned_whole() {
         Some(s.root()),
     );
     assert_eq!(out, json!({"imagePullSecrets": [{"name": "c"}]}));
-    let set = owned_fields(&out, Some(s.root()));
+    let set = to_field_set(&out, Some(s.root()));
     assert_eq!(set.to_fields_v1(), json!({"f:imagePullSecrets": {}}));
 }
 
@@ -162,18 +185,94 @@ fn missing_manager_is_invalid() {
 }
 
 #[test]
-fn nulls_in_config_set_nothing() {
+fn a_null_in_config_is_owned_and_sets_nothing() {
     let once = run(&json!({}), &sa(json!({"a": "1"}), json!([])), "m1", false).expect("apply");
-    // labels: null applies no label: the one m1 applied before goes.
+    // `labels: null`: tofieldset.go owns the null field itself; the label m1
+    // applied before is no longer applied and goes, and the emptied map with it.
     let out = run(
         &once,
-        &json!({"metadata": {"name": "x", "labels": null}}),
+        &json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "x", "labels": null}}),
         "m1",
         false,
     )
     .expect("apply");
     assert!(out["metadata"].get("labels").is_none(), "{out}");
-    assert!(out["metadata"].get("managedFields").is_none(), "{out}");
+    assert_eq!(
+        out["metadata"]["managedFields"][0]["fieldsV1"],
+        json!({"f:metadata": {"f:labels": {}}}),
+        "{out}"
+    );
+}
+
+#[test]
+fn wrong_kind_and_managed_fields_are_refused() {
+    let s = PatchSchema::for_kind("", "v1", "ServiceAccount").expect("schema");
+    let reset = FieldSet::default();
+    let req = Apply {
+        manager: "m",
+        force: false,
+        kind: "ServiceAccount",
+        write: Write {
+            schema: Some(s.root()),
+            api_version: "v1",
+            subresource: None,
+            reset: &reset,
+            now: "2026-01-01T00:00:00Z",
+        },
+        zero: &json!({}),
+    };
+    // versioncheck.go and structuredmerge.go's messages.
+    assert_eq!(
+        apply(
+            &json!({}),
+            &json!({"apiVersion": "apps/v1", "kind": "X"}),
+            &req
+        ),
+        Err(ApplyError::BadRequest(
+            "invalid object type: apps/v1, Kind=X".into()
+        ))
+    );
+    assert_eq!(
+        apply(&json!({}), &json!({"metadata": {}}), &req),
+        Err(ApplyError::BadRequest(
+            "invalid object type: /, Kind=".into()
+        ))
+    );
+    assert_eq!(
+        apply(
+            &json!({}),
+            &json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"managedFields": [{"manager": "x"}]}}),
+            &req
+        ),
+        Err(ApplyError::BadRequest(
+            "metadata.managedFields must be nil".into()
+        ))
+    );
+}
+
+#[test]
+fn an_untracked_object_gets_before_first_apply() {
+    // skipnonapplied.go: the live fields become `before-first-apply`'s, so
+    // changing them conflicts.
+    let live = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "x", "uid": "u", "labels": {"a": "1"}}});
+    let err = run(&live, &sa(json!({"a": "2"}), json!([])), "m", false).expect_err("conflict");
+    assert_eq!(err[0].manager, "\"before-first-apply\" using v1");
+    let out = run(&live, &sa(json!({"b": "2"}), json!([])), "m", false).expect("apply");
+    let mf = out["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(mf.len(), 2, "{mf:?}");
+    assert_eq!(mf[0]["manager"], "m");
+    assert_eq!(mf[1]["manager"], "before-first-apply");
+    // An update compared with the empty object: the new labels map has ".".
+    assert_eq!(
+        mf[1]["fieldsV1"],
+        json!({"f:metadata": {"f:labels": {".": {}, "f:a": {}}}})
+    );
 }
 
 mod properties {
@@ -260,6 +359,7 @@ fn list_map_items_conflict_on_their_fields_not_as_a_whole() {
                 "name": {"type": "string"}, "port": {"type": "integer"},
                 "protocol": {"type": "string"}}}}}}}
     })));
+    let reset = FieldSet::default();
     let apply_as = |live: &Value, config: Value, manager: &str, force: bool| {
         apply(
             live,
@@ -267,12 +367,21 @@ fn list_map_items_conflict_on_their_fields_not_as_a_whole() {
             &Apply {
                 manager,
                 force,
-                api_version: "example.com/v1",
-                now: "2026-01-01T00:00:00Z",
-                schema: Some(schema.root()),
-                subresource: None,
+                kind: "Gw",
+                write: Write {
+                    schema: Some(schema.root()),
+                    api_version: "example.com/v1",
+                    subresource: None,
+                    reset: &reset,
+                    now: "2026-01-01T00:00:00Z",
+                },
+                zero: &json!({}),
             },
         )
+        .map_err(|e| match e {
+            ApplyError::Conflicts(c) => c,
+            other => panic!("apply failed: {other:?}"),
+        })
     };
     let gw = |listeners: Value| {
         json!({"apiVersion": "example.com/v1", "kind": "Gw", "metadata": {"name": "g"},
@@ -297,7 +406,8 @@ fn list_map_items_conflict_on_their_fields_not_as_a_whole() {
         conflicts,
         vec![Conflict {
             manager: "\"m1\"".into(),
-            field: ".spec.listeners[name=\"a\"].port".into()
+            field: ".spec.listeners[name=\"a\"].port".into(),
+            identifier: "{\"manager\":\"m1\",\"operation\":\"Apply\"}".into(),
         }]
     );
     // Another item is no conflict, and the lists merge by key.
@@ -307,4 +417,60 @@ fn list_map_items_conflict_on_their_fields_not_as_a_whole() {
         merged["spec"]["listeners"],
         json!([{"name": "a", "port": 80, "protocol": "HTTP"}, {"name": "b", "port": 90}])
     );
+}
+
+#[test]
+fn kubectl_takes_over_what_its_client_side_apply_set() {
+    // A ServiceAccount created by `kubectl apply` (client-side).
+    let s = PatchSchema::for_kind("", "v1", "ServiceAccount").expect("schema");
+    let last =
+        r#"{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"labels":{"a":"1"},"name":"x"}}"#;
+    let mut live = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "x", "uid": "u", "labels": {"a": "1"},
+            "annotations": {LAST_APPLIED: last}}});
+    let reset = FieldSet::default();
+    let entries = crate::patch::managed_fields::update(
+        &json!({"metadata": {}}),
+        &live,
+        "kubectl-client-side-apply",
+        &Write {
+            schema: Some(s.root()),
+            api_version: "v1",
+            subresource: None,
+            reset: &reset,
+            now: "2026-01-01T00:00:00Z",
+        },
+    );
+    crate::patch::managed_fields::write(&mut live, &entries);
+    let config = sa(json!({"a": "2"}), json!([]));
+    // Another manager conflicts with the client-side apply's field ...
+    let err = run(&live, &config, "other", false).expect_err("conflict");
+    assert_eq!(err[0].manager, "\"kubectl-client-side-apply\" using v1");
+    // ... kubectl itself does not (lastappliedmanager.go: the field still has
+    // the value its last client-side apply gave it), and keeps the annotation
+    // in step with what it applied (lastappliedupdater.go).
+    let out = run(&live, &config, "kubectl", false).expect("forced");
+    assert_eq!(out["metadata"]["labels"]["a"], "2");
+    assert_eq!(
+        out["metadata"]["annotations"][LAST_APPLIED],
+        "{\"apiVersion\":\"v1\",\"kind\":\"ServiceAccount\",\"metadata\":{\"labels\":{\"a\":\"2\"},\"name\":\"x\"}}\n"
+    );
+    let csa = out["metadata"]["managedFields"]
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|e| e["manager"] == "kubectl-client-side-apply")
+        })
+        .map(|e| e["fieldsV1"].clone());
+    assert_eq!(
+        csa,
+        Some(json!({"f:metadata": {"f:annotations": {".": {},
+            "f:kubectl.kubernetes.io/last-applied-configuration": {}},
+            "f:labels": {}}}))
+    );
+    // A label changed since that apply is a conflict again.
+    let mut drifted = live.clone();
+    drifted["metadata"]["labels"]["a"] = json!("9");
+    let err = run(&drifted, &config, "kubectl", false).expect_err("conflict");
+    assert_eq!(err.len(), 1);
 }
