@@ -6,24 +6,11 @@
 //! PUT, strategic merge patch and deletion.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Kubectl, Server, kubectl_bins, parse_table};
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata")
-}
-
-fn first_kubectl(server: &Server) -> Kubectl {
-    let bin = kubectl_bins()
-        .into_iter()
-        .next()
-        .expect("a kubectl binary is available");
-    server.kubectl(&bin)
-}
+use crate::harness::{SERVED_TIMEOUT, Server, first_kubectl, parse_table, testdata, wait_until};
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -40,18 +27,6 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-/// Polls until `f` holds (CRDs are served asynchronously, within a second).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -270,9 +245,7 @@ fn custom_resource_lifecycle() {
     let file = server.write_file("widgets.yaml", WIDGETS);
     k.run(&["apply", "-f", file.to_str().unwrap()]).ok();
     let base = "/apis/example.com/v1/namespaces/default/widgets";
-    eventually("widgets to be served", || {
-        server.get(base).0 == StatusCode::OK
-    });
+    server.wait_served(base);
 
     // Create: defaults applied, status dropped (status subresource), unknown fields pruned.
     let (status, created) = server.post(
@@ -409,7 +382,7 @@ fn custom_resource_lifecycle() {
     assert_eq!(server.post(in_ns, &w).0, StatusCode::CREATED);
     k.run(&["delete", "namespace", "crd-ns", "--wait=true"])
         .ok();
-    eventually("the namespace to go", || {
+    wait_until("the namespace to go", SERVED_TIMEOUT, || {
         server.get("/api/v1/namespaces/crd-ns").0 == StatusCode::NOT_FOUND
     });
     assert_eq!(
@@ -430,7 +403,7 @@ fn custom_resource_lifecycle() {
         json!({"type": "string", "default": "M"});
     let (status, body) = server.put(crd_path, &crd);
     assert_eq!(status, StatusCode::OK, "{body}");
-    eventually("the new default on read", || {
+    wait_until("the new default on read", SERVED_TIMEOUT, || {
         server.get(&format!("{base}/w1")).1["spec"]["size"] == "M"
     });
 
@@ -451,7 +424,7 @@ fn custom_resource_lifecycle() {
         deleting["metadata"]["deletionTimestamp"].is_string(),
         "{deleting}"
     );
-    eventually("Terminating and the objects gone", || {
+    wait_until("Terminating and the objects gone", SERVED_TIMEOUT, || {
         let (_, c) = server.get(crd_path);
         let terminating = c["status"]["conditions"].as_array().is_some_and(|cs| {
             cs.iter()
@@ -477,16 +450,14 @@ fn custom_resource_lifecycle() {
         &json!({"metadata": {"finalizers": null}}),
     );
     assert_eq!(status, StatusCode::OK, "{body}");
-    eventually("widgets to be gone", || {
+    wait_until("widgets to be gone", SERVED_TIMEOUT, || {
         server.get(base).0 == StatusCode::NOT_FOUND
             && server.get("/apis/example.com/v1").0 == StatusCode::NOT_FOUND
     });
     let (_, idx) = server.get("/openapi/v3");
     assert!(idx["paths"].get("apis/example.com/v1").is_none(), "{idx}");
     k.run(&["apply", "-f", file.to_str().unwrap()]).ok();
-    eventually("widgets to be served again", || {
-        server.get(base).0 == StatusCode::OK
-    });
+    server.wait_served(base);
     let (_, list) = server.get(base);
     assert_eq!(list["items"], json!([]), "objects went with their CRD");
 }
@@ -530,7 +501,7 @@ fn invalid_and_conflicting_definitions() {
         server.post(path, &crd("things", "Thing")).0,
         StatusCode::CREATED
     );
-    eventually("things established", || {
+    wait_until("things established", SERVED_TIMEOUT, || {
         server.get(&format!("{path}/things.example.com")).1["status"]["acceptedNames"]["kind"]
             == "Thing"
     });
@@ -538,7 +509,7 @@ fn invalid_and_conflicting_definitions() {
         server.post(path, &crd("others", "Thing")).0,
         StatusCode::CREATED
     );
-    eventually("others refused names", || {
+    wait_until("others refused names", SERVED_TIMEOUT, || {
         let (_, c) = server.get(&format!("{path}/others.example.com"));
         c["status"]["conditions"].as_array().is_some_and(|cs| {
             cs.iter().any(|c| {

@@ -14,23 +14,10 @@ use kapi_generated::proto::{self, Message, Unknown};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Kubectl, Server, kubectl_bins};
+use crate::harness::{Server, kubectl_bins};
 
 const PB: &str = "application/vnd.kubernetes.protobuf";
 const PB_JSON: &str = "application/vnd.kubernetes.protobuf, application/json";
-
-fn get_json(k: &Kubectl, args: &[&str]) -> Value {
-    let mut all = vec!["get"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["-o", "json"]);
-    let out = k.run(&all);
-    serde_json::from_str(out.ok()).unwrap_or_else(|e| {
-        panic!(
-            "`{}` printed invalid JSON ({e}):\n{}",
-            out.cmdline, out.stdout
-        )
-    })
-}
 
 #[test]
 fn kubectl_typed_create_commands() {
@@ -74,7 +61,7 @@ fn kubectl_typed_create_commands() {
         let bin = format!("pb-bin-{t}");
         let from_file = format!("--from-file=blob={}", blob.display());
         k.run(&["create", "configmap", &bin, &from_file]).ok();
-        let v = get_json(&k, &["configmap", &bin]);
+        let v = k.json(&["get", "configmap", &bin]);
         assert_eq!(v["binaryData"]["blob"], "AAEC//4=", "{v}");
 
         let sec = format!("pb-secret-{t}");
@@ -86,19 +73,19 @@ fn kubectl_typed_create_commands() {
             "--from-literal=password=hunter2",
         ])
         .ok();
-        let v = get_json(&k, &["secret", &sec]);
+        let v = k.json(&["get", "secret", &sec]);
         // base64("hunter2")
         assert_eq!(v["data"]["password"], "aHVudGVyMg==", "{v}");
 
         let ns = format!("pb-ns-{t}");
         k.run(&["create", "namespace", &ns]).ok();
-        let v = get_json(&k, &["namespace", &ns]);
+        let v = k.json(&["get", "namespace", &ns]);
         assert_eq!(v["metadata"]["name"], ns.as_str());
         assert_eq!(v["status"]["phase"], "Active", "{v}");
 
         let sa = format!("pb-sa-{t}");
         k.run(&["create", "serviceaccount", &sa, "-n", &ns]).ok();
-        let v = get_json(&k, &["serviceaccount", &sa, "-n", &ns]);
+        let v = k.json(&["get", "serviceaccount", &sa, "-n", &ns]);
         assert_eq!(v["metadata"]["namespace"], ns.as_str(), "{v}");
 
         let dry = format!("pb-dry-{t}");
