@@ -197,15 +197,11 @@ pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool)
 /// [`wait_until`] for async code: awaits `cond()` until it gives true,
 /// every 10 ms, and panics naming `what` after `timeout`.
 #[track_caller]
-pub fn wait_until_async<F, Fut>(
+pub fn wait_until_async(
     what: &str,
     timeout: Duration,
-    mut cond: F,
-) -> impl std::future::Future<Output = ()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
+    mut cond: impl AsyncFnMut() -> bool,
+) -> impl std::future::Future<Output = ()> {
     let caller = std::panic::Location::caller();
     let what = what.to_string();
     async move {
@@ -254,7 +250,7 @@ mod tests {
         wait_until_async(
             "the dropped server to stop listening",
             Duration::from_secs(5),
-            || async { tokio::net::TcpStream::connect(addr).await.is_err() },
+            async || tokio::net::TcpStream::connect(addr).await.is_err(),
         )
         .await;
         assert!(!dir.exists());

@@ -318,7 +318,7 @@ impl WatchCounter {
         wait_until_async(
             &format!("watch request #{}", seen + 1),
             Duration::from_secs(10),
-            || async { self.watches() > seen },
+            async || self.watches() > seen,
         )
         .await;
     }
