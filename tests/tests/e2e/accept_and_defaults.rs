@@ -27,7 +27,7 @@ fn get_accepting(server: &Server, path: &str, accept: &str) -> (StatusCode, Valu
 
 #[test]
 fn media_type_errors_list_what_the_resource_speaks() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "n406", &[("a", "b")]);
     // Built-in kinds: get, list, watch and a write's answer.
     for path in [

@@ -38,7 +38,7 @@ fn causes(body: &Value) -> Vec<(String, String)> {
 
 #[test]
 fn schema_rules_refuse_definitions_and_embedded_resources_are_checked() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let root = "spec.versions[0].schema.openAPIV3Schema";
 
     // Every structural failure at once.

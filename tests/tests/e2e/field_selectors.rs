@@ -32,7 +32,7 @@ fn event(name: &str, reason: &str) -> Value {
 
 #[test]
 fn declared_fields_select_lists_and_others_are_refused() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     for (name, t) in [
         ("s1", "example.com/a"),
         ("s2", "example.com/b"),
@@ -123,7 +123,7 @@ fn declared_fields_select_lists_and_others_are_refused() {
 
 #[test]
 fn a_watch_on_a_declared_field_sees_objects_leave_and_enter() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (_, list) = server.get(EVENTS);
     let rv = list["metadata"]["resourceVersion"]
         .as_str()

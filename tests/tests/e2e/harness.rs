@@ -107,6 +107,22 @@ pub struct Server {
     wait_ready: bool,
     /// The port to listen on (0: any free port).
     port: u16,
+    /// Set when kapi runs inside this test process instead.
+    in_process: Option<InProcess>,
+}
+
+/// kapi inside the test process ([`Server::start_in_process`]) and the
+/// runtime it runs on. The server is dropped (stopped) before the runtime.
+struct InProcess {
+    server: Option<kapi_server::testing::TestServer>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        let _guard = self.rt.enter();
+        self.server.take();
+    }
 }
 
 impl Server {
@@ -114,6 +130,43 @@ impl Server {
     /// it is ready.
     pub fn start() -> Server {
         Self::start_with(&kapi_bin())
+    }
+
+    /// kapi inside this test process (`kapi_server::testing::TestServer`:
+    /// an in-memory store, ready in milliseconds), for tests of what clients
+    /// see over HTTP: no binary, no restart, no command-line flags, no logs.
+    /// Inside [`on_etcd`] it is the binary on that etcd, as [`Server::start`].
+    pub fn start_in_process() -> Server {
+        if ETCD_URL.with(|u| u.borrow().is_some()) {
+            return Server::start();
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let server = rt.block_on(kapi_server::testing::TestServer::start());
+        let tmp = tempfile::Builder::new()
+            .prefix("kapi-e2e-")
+            .tempdir()
+            .expect("create tempdir");
+        for d in ["home", "files"] {
+            fs::create_dir_all(tmp.path().join(d)).expect("create dir");
+        }
+        Server {
+            bin: PathBuf::new(),
+            tmp,
+            child: None,
+            url: server.url().to_string(),
+            starts: 0,
+            args: Vec::new(),
+            wait_ready: true,
+            port: 0,
+            in_process: Some(InProcess {
+                server: Some(server),
+                rt,
+            }),
+        }
     }
 
     /// Starts a given kapi binary (a build with other schema files, say).
@@ -156,6 +209,7 @@ impl Server {
             args,
             wait_ready,
             port: 0,
+            in_process: None,
         };
         server.spawn_and_wait();
         server
@@ -168,6 +222,9 @@ impl Server {
 
     /// The kubeconfig the server wrote.
     pub fn kubeconfig(&self) -> PathBuf {
+        if let Some(s) = self.in_process.as_ref().and_then(|p| p.server.as_ref()) {
+            return s.kubeconfig().to_path_buf();
+        }
         self.data_dir().join("kubeconfig")
     }
 
@@ -258,6 +315,10 @@ impl Server {
     }
 
     fn spawn_and_wait(&mut self) {
+        assert!(
+            self.in_process.is_none(),
+            "a restart needs the binary: use Server::start, not Server::start_in_process"
+        );
         self.starts += 1;
         let (out, err) = self.log_paths(self.starts);
         let kubeconfig = self.kubeconfig();

@@ -10,7 +10,7 @@ const CMS: &str = "/api/v1/namespaces/default/configmaps";
 
 #[test]
 fn post_without_content_type_is_json() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let body = configmap("default", "no-ctype", &[("a", "b")]).to_string();
     let r = server
         .http()
@@ -32,7 +32,7 @@ fn post_without_content_type_is_json() {
 
 #[test]
 fn malformed_json_is_bad_request() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let r = server
         .http()
         .post(server.at(CMS))
@@ -46,7 +46,7 @@ fn malformed_json_is_bad_request() {
 
 #[test]
 fn oversized_body_is_413() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let big = "x".repeat(3 * 1024 * 1024 + 1024);
     let body = configmap("default", "big", &[("blob", &big)]).to_string();
     let r = server
@@ -70,7 +70,7 @@ fn oversized_body_is_413() {
 
 #[test]
 fn put_name_mismatch_is_bad_request() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "a", &[("k", "v")]);
     let (status, body) = server.put(
         &format!("{CMS}/a"),
@@ -86,7 +86,7 @@ fn put_name_mismatch_is_bad_request() {
 
 #[test]
 pub(crate) fn put_with_stale_resource_version_conflicts() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let created = server.create_configmap("default", "x", &[("k", "v1")]);
     let rv1 = created["metadata"]["resourceVersion"]
         .as_str()
@@ -122,7 +122,7 @@ pub(crate) fn put_with_stale_resource_version_conflicts() {
 
 #[test]
 fn unknown_resource_is_404_status() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (status, body) = server.get("/api/v1/namespaces/default/widgets");
     assert_status(status, &body, 404, "NotFound");
 
@@ -135,7 +135,7 @@ fn unknown_resource_is_404_status() {
 
 #[test]
 pub(crate) fn write_into_missing_namespace_is_404() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (status, body) = server.post(
         "/api/v1/namespaces/nope/configmaps",
         &configmap("nope", "c", &[]),
@@ -146,7 +146,7 @@ pub(crate) fn write_into_missing_namespace_is_404() {
 
 #[test]
 fn version_with_and_without_slash() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     for path in ["/version", "/version/"] {
         let (status, v) = server.get(path);
         assert_eq!(status, StatusCode::OK, "{path}: {v}");
@@ -166,7 +166,7 @@ fn version_with_and_without_slash() {
 
 #[test]
 pub(crate) fn lists_carry_resource_version() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "listed", &[("a", "b")]);
     let (status, list) = server.get(CMS);
     assert_eq!(status, StatusCode::OK, "{list}");
@@ -220,7 +220,7 @@ fn open_watch(server: &Server, query: &str) -> Watch {
 
 #[test]
 pub(crate) fn watch_streams_json_lines() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "w1", &[("a", "1")]);
 
     // Without resourceVersion: synthetic ADDED for what exists; the server
@@ -258,7 +258,7 @@ pub(crate) fn watch_streams_json_lines() {
 
 #[test]
 fn watch_list_needs_resource_version_match() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "initial", &[("a", "1")]);
 
     let (status, body) = server.get(&format!("{CMS}?watch=true&sendInitialEvents=true"));

@@ -14,7 +14,7 @@ const CMS: &str = "/api/v1/namespaces/default/configmaps";
 
 #[test]
 fn pages_cover_the_collection_once_and_keep_the_first_resource_version() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     for i in 0..7 {
         server.create_configmap("default", &format!("p{i}"), &[]);
     }
@@ -75,7 +75,7 @@ fn expired_continue_offers_an_inconsistent_token() {
 
 #[test]
 fn resource_version_and_match() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let cm = server.create_configmap("default", "rv", &[]);
     let rv = cm["metadata"]["resourceVersion"]
         .as_str()
@@ -105,7 +105,7 @@ fn resource_version_and_match() {
 
 #[test]
 fn selectors_and_all_namespaces() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let mk = |ns: &str, name: &str, app: &str| {
         let mut cm = crate::harness::configmap(ns, name, &[]);
         cm["metadata"]["labels"] = serde_json::json!({"app": app, "tier": "x"});

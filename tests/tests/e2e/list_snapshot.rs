@@ -93,7 +93,7 @@ fn pages_are_a_snapshot(server: &Server) {
 
 #[test]
 fn pages_after_the_first_read_its_snapshot() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     pages_are_a_snapshot(&server);
 }
 

@@ -219,7 +219,7 @@ fn kubectl_edit_with_scripted_editor() {
 
 #[test]
 fn patch_errors_over_http() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "errs", &[("a", "1")]);
     let url = server.at("/api/v1/namespaces/default/configmaps/errs");
     let send = |ct: &str, body: &str| {
@@ -426,7 +426,7 @@ fn client_side_then_server_side_apply_migrates() {
 
 #[test]
 fn updates_record_their_manager() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (s, cm) = server.post(
         "/api/v1/namespaces/default/configmaps?fieldManager=creator",
         &crate::harness::configmap("default", "tracked", &[("a", "1")]),
@@ -538,7 +538,7 @@ fn apply_validate_strict_rejects_misspelt_field() {
 
 #[test]
 fn duplicate_fields_by_field_validation() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let post = |query: &str, ct: &str, body: &str| {
         server
             .http()

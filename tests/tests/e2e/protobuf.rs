@@ -165,7 +165,7 @@ fn pb_body_of<M: Message>(r: reqwest::blocking::Response, api_version: &str, kin
 
 #[test]
 fn raw_get_list_watch_in_protobuf() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let path = "/api/v1/namespaces/default/configmaps";
     let r = post_pb(
         &server,
@@ -319,7 +319,7 @@ fn frames(mut rest: &[u8]) -> Vec<(String, ConfigMap)> {
 
 #[test]
 fn protobuf_errors_and_crds() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let path = "/api/v1/namespaces/default/configmaps";
 
     // Garbage after the magic, a truncated message, no magic at all: 400, never a crash.
@@ -385,7 +385,7 @@ fn protobuf_errors_and_crds() {
 
 #[test]
 fn update_and_delete_with_protobuf_bodies() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let path = "/api/v1/namespaces/default/configmaps";
     let r = post_pb(
         &server,
@@ -471,7 +471,7 @@ fn lists_both_ways(server: &Server, query: &str) -> (Vec<u8>, Vec<u8>) {
 /// version is a new message.
 #[test]
 fn cached_protobuf_lists_equal_the_converted_json_list() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     for i in 0..5 {
         let v = i.to_string();
         server.create_configmap("default", &format!("cm-{i}"), &[("k", &v), ("x", "y")]);

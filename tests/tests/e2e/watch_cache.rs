@@ -24,7 +24,7 @@ fn collect(server: &Server, query: &str, n: usize) -> Vec<Value> {
 
 #[test]
 fn many_watchers_each_get_every_event_in_order() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (_, list) = server.get(CMS);
     let rv = rv_of(&list);
     let names: Vec<String> = (0..10).map(|i| format!("fan{i}")).collect();
@@ -65,7 +65,7 @@ fn many_watchers_each_get_every_event_in_order() {
 
 #[test]
 fn resume_from_before_the_cache_started_reads_storage() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let created = server.create_configmap("default", "old", &[("a", "1")]);
     let rv = rv_of(&created);
     let mut changed = created.clone();
@@ -86,7 +86,7 @@ fn resume_from_before_the_cache_started_reads_storage() {
 
 #[test]
 fn label_selected_watch_sees_objects_leave_and_enter() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (_, list) = server.get(CMS);
     let rv = rv_of(&list);
     let mut w = watch(
@@ -113,7 +113,7 @@ fn label_selected_watch_sees_objects_leave_and_enter() {
 
 #[test]
 fn consistent_list_and_watch_after_other_types_writes_are_prompt() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "first", &[]);
     // Starts the ConfigMap cache.
     let _ = collect(&server, "watch=true&timeoutSeconds=1", 1);
