@@ -271,15 +271,19 @@ struct WatchCounter {
 
 impl WatchCounter {
     async fn start(target: std::net::SocketAddr) -> WatchCounter {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
         let watches = Arc::new(AtomicUsize::new(0));
         let count = watches.clone();
         tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 let count = count.clone();
                 tokio::spawn(async move {
-                    let outbound = TcpStream::connect(target).await.unwrap();
+                    let outbound = TcpStream::connect(target)
+                        .await
+                        .expect("connect to the server");
                     let (mut from_client, mut to_client) = inbound.into_split();
                     let (mut from_server, mut to_server) = outbound.into_split();
                     tokio::spawn(async move {
