@@ -110,7 +110,11 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 /// It builds into the workspace's target directory, with the workspace's
 /// profile settings, so the dependencies already built for the workspace are
 /// reused: only kapi-generated (from the new schema file), kapi-server and
-/// the two binaries compile. Their artifacts stay apart from the
+/// the two binaries compile (and two small libraries). For that the
+/// dependencies must be built with the same features as in `cargo build
+/// --workspace --bins`, which unifies them over every member: the server
+/// package depends on every member, as that build selects them all. Their
+/// artifacts stay apart from the
 /// workspace's: outside the workspace kapi's crates get the profile of
 /// dependencies (`debug = false`), another hash; and the binaries have names
 /// of their own, so `target/debug/kapi`, which other tests run meanwhile, is
@@ -142,25 +146,42 @@ impl UserWorkspace {
             )
             .as_bytes(),
         );
-        // main.rs's own dependencies, as kapi-server declares them.
-        let deps: Vec<String> = ["tokio", "clap", "tracing", "tracing-subscriber"]
-            .iter()
-            .map(|name| {
-                let line = manifest
+        // Every member (kapi-server among them), then main.rs's own
+        // dependencies as the workspace declares them.
+        let members = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("members = "))
+            .expect("the workspace's members");
+        let mut deps: Vec<String> = members
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .map(|m| m.trim().trim_matches('"'))
+            .filter(|m| !m.is_empty())
+            .map(|dir| {
+                let toml = std::fs::read_to_string(ws.join(dir).join("Cargo.toml"))
+                    .expect("a member's Cargo.toml");
+                let name = toml
                     .lines()
-                    .find(|l| l.starts_with(&format!("{name} = ")))
-                    .unwrap_or_else(|| panic!("{name} in the workspace's dependencies"));
-                line.to_string()
+                    .find_map(|l| l.strip_prefix("name = "))
+                    .expect("the member's name")
+                    .trim_matches('"');
+                format!("{name} = {{ path = {:?} }}", ws.join(dir))
             })
             .collect();
+        for name in ["tokio", "clap", "tracing", "tracing-subscriber"] {
+            let line = manifest
+                .lines()
+                .find(|l| l.starts_with(&format!("{name} = ")))
+                .unwrap_or_else(|| panic!("{name} in the workspace's dependencies"));
+            deps.push(line.to_string());
+        }
         write_if_changed(
             &root.join("server/Cargo.toml"),
             format!(
                 "[package]\nname = \"workflow-kapi\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
                  [[bin]]\nname = \"workflow-kapi\"\npath = {:?}\n\n\
-                 [dependencies]\nkapi-server = {{ path = {:?} }}\n{}\n",
+                 [dependencies]\n{}\n",
                 ws.join("server/src/main.rs"),
-                ws.join("server"),
                 deps.join("\n")
             )
             .as_bytes(),
