@@ -13,11 +13,16 @@
 //! kubeconfig into a temporary directory of its own, so many run side by side
 //! in one process.
 //! Dropping it stops it: the server task is aborted and the directory removed.
+//!
+//! [`wait_until`] and [`wait_until_async`] wait for a condition with a
+//! deadline (an event arrived, a resource is served, a process exited):
+//! kapi's own tests synchronise with them, never with a bare sleep.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::storage::Storage;
 use crate::storage::embedded::EmbeddedStore;
@@ -62,7 +67,7 @@ impl TestServer {
                 addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
                 etcd_servers: Vec::new(),
                 etcd_prefix: "/registry".into(),
-                compaction_interval: std::time::Duration::ZERO,
+                compaction_interval: Duration::ZERO,
             },
             storage.clone(),
         )
@@ -150,6 +155,69 @@ impl Drop for TestServer {
     }
 }
 
+/// How often [`wait_until`] and [`wait_until_async`] look again.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+#[track_caller]
+fn waited_too_long(what: &str, timeout: Duration, started: Instant) -> ! {
+    panic!(
+        "timed out after {:?} (limit {timeout:?}) waiting for {what}",
+        started.elapsed()
+    )
+}
+
+/// Blocks until `cond` holds, looking again every 10 ms; panics naming
+/// `what` when it still does not after `timeout`. The one polling loop of
+/// kapi's tests (with its async twin [`wait_until_async`]): a test waits for
+/// a condition, never for time to pass.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// let done = Arc::new(AtomicBool::new(false));
+/// let flag = done.clone();
+/// std::thread::spawn(move || flag.store(true, Ordering::SeqCst));
+/// kapi_server::testing::wait_until("the thread to finish", Duration::from_secs(5), || {
+///     done.load(Ordering::SeqCst)
+/// });
+/// ```
+#[track_caller]
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !cond() {
+        if started.elapsed() >= timeout {
+            waited_too_long(what, timeout, started);
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// [`wait_until`] for async code: awaits `cond()` until it gives true,
+/// every 10 ms, and panics naming `what` after `timeout`.
+#[track_caller]
+pub fn wait_until_async(
+    what: &str,
+    timeout: Duration,
+    mut cond: impl AsyncFnMut() -> bool,
+) -> impl std::future::Future<Output = ()> {
+    let caller = std::panic::Location::caller();
+    let what = what.to_string();
+    async move {
+        let started = Instant::now();
+        while !cond().await {
+            if started.elapsed() >= timeout {
+                panic!(
+                    "timed out after {:?} (limit {timeout:?}) waiting for {what} (at {caller})",
+                    started.elapsed()
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,11 +247,12 @@ mod tests {
         let (addr, dir) = (a.addr(), a.data_dir().to_path_buf());
         drop(a);
         // The task is aborted at once; the listener closes when it has run down.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while tokio::net::TcpStream::connect(addr).await.is_ok() {
-            assert!(std::time::Instant::now() < deadline, "still listening");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        wait_until_async(
+            "the dropped server to stop listening",
+            Duration::from_secs(5),
+            async || tokio::net::TcpStream::connect(addr).await.is_err(),
+        )
+        .await;
         assert!(!dir.exists());
         b.stop().await;
     }

@@ -3,12 +3,11 @@
 Usage: python3 watch_configmaps.py KUBECONFIG
 Creates one ConfigMap, then watches with timeout_seconds and expects an ADDED
 event for it (the synthetic initial ADDED of a watch without resourceVersion),
-then a watch from the list's resourceVersion that sees a new object.
+then a watch from the list's resourceVersion that sees the object created
+after that list (and not the one before it).
 """
 
 import sys
-import threading
-import time
 
 from kubernetes import client, config, watch
 
@@ -41,14 +40,11 @@ def main():
     if not rv:
         fail("list has no metadata.resourceVersion")
 
-    def create_later():
-        time.sleep(0.5)
-        v1.create_namespaced_config_map(
-            NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="py-w2"), data={"b": "2"})
-        )
-
-    t = threading.Thread(target=create_later)
-    t.start()
+    # Created after the list: a watch from the list's version must show it,
+    # whenever the watch's request arrives.
+    v1.create_namespaced_config_map(
+        NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="py-w2"), data={"b": "2"})
+    )
     seen = []
     w = watch.Watch()
     for ev in w.stream(v1.list_namespaced_config_map, NS, resource_version=rv, timeout_seconds=5):
@@ -58,7 +54,6 @@ def main():
             if not obj.metadata.resource_version:
                 fail("event object has no resourceVersion")
             w.stop()
-    t.join()
     if ("ADDED", "py-w2") not in seen:
         fail(f"watch from rv {rv}: no ADDED py-w2, saw {seen}")
     if ("ADDED", "py-w1") in seen:

@@ -112,6 +112,9 @@ impl CrdServer {
         }
         st.served.retain(|name, _| st.crds.contains_key(name));
         let names: Vec<String> = st.crds.keys().cloned().collect();
+        for name in &names {
+            self.accept_names(st, name).await;
+        }
         for name in names {
             touched.extend(self.reconcile(st, &name).await);
         }
@@ -121,19 +124,36 @@ impl CrdServer {
     }
 
     async fn run(self: Arc<Self>, mut st: State, mut rev: Rev) {
+        use futures::FutureExt as _;
         loop {
             match self.storage.watch(&self.crd_prefix(), rev).await {
                 Ok(mut events) => {
-                    while let Some(ev) = events.next().await {
-                        match ev {
-                            Ok(ev) => {
-                                rev = ev.rev();
-                                self.on_event(&mut st, ev).await;
+                    'watching: while let Some(first) = events.next().await {
+                        // Every change already there is handled together:
+                        // the names of all of them are accepted before any
+                        // is built (which compiles schemas and CEL rules).
+                        let mut batch = vec![first];
+                        while let Some(Some(ev)) = events.next().now_or_never() {
+                            batch.push(ev);
+                        }
+                        let mut ok = Vec::new();
+                        let mut failed = None;
+                        for ev in batch {
+                            match ev {
+                                Ok(ev) => ok.push(ev),
+                                Err(e) => {
+                                    failed = Some(e);
+                                    break;
+                                }
                             }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "CRD watch ended; resuming");
-                                break;
-                            }
+                        }
+                        if let Some(last) = ok.last() {
+                            rev = last.rev();
+                        }
+                        self.on_events(&mut st, ok).await;
+                        if let Some(e) = failed {
+                            tracing::warn!(error = %e, "CRD watch ended; resuming");
+                            break 'watching;
                         }
                     }
                 }
@@ -147,35 +167,79 @@ impl CrdServer {
         }
     }
 
-    async fn on_event(&self, st: &mut State, ev: Event) {
-        match ev {
-            Event::Put { kv } => {
-                let name = kv
-                    .key
-                    .trim_start_matches(self.crd_prefix().as_str())
-                    .to_string();
-                let Ok(v) = serde_json::from_slice::<Value>(&kv.value) else {
-                    return;
-                };
-                if st.crds.get(&name) == Some(&v) {
-                    return;
+    async fn on_events(&self, st: &mut State, events: Vec<Event>) {
+        let mut changed = Vec::new();
+        let mut touched = BTreeSet::new();
+        for ev in events {
+            match ev {
+                Event::Put { kv } => {
+                    let name = kv
+                        .key
+                        .trim_start_matches(self.crd_prefix().as_str())
+                        .to_string();
+                    let Ok(v) = serde_json::from_slice::<Value>(&kv.value) else {
+                        continue;
+                    };
+                    if st.crds.get(&name) == Some(&v) {
+                        continue;
+                    }
+                    st.crds.insert(name.clone(), v);
+                    if !changed.contains(&name) {
+                        changed.push(name);
+                    }
                 }
-                st.crds.insert(name.clone(), v);
-                let touched = self.reconcile(st, &name).await;
-                self.publish(st, &touched);
-                self.write_pending_status(st).await;
-            }
-            Event::Delete { prev, .. } => {
-                let name = prev
-                    .key
-                    .trim_start_matches(self.crd_prefix().as_str())
-                    .to_string();
-                st.crds.remove(&name);
-                let touched = gvs(st.served.remove(&name).as_ref());
-                self.publish(st, &touched);
-                tracing::info!(crd = %name, "custom resource no longer served");
+                Event::Delete { prev, .. } => {
+                    let name = prev
+                        .key
+                        .trim_start_matches(self.crd_prefix().as_str())
+                        .to_string();
+                    st.crds.remove(&name);
+                    changed.retain(|n| *n != name);
+                    touched.extend(gvs(st.served.remove(&name).as_ref()));
+                    tracing::info!(crd = %name, "custom resource no longer served");
+                }
             }
         }
+        for name in &changed {
+            self.accept_names(st, name).await;
+        }
+        for name in &changed {
+            touched.extend(self.reconcile(st, name).await);
+        }
+        self.publish(st, &touched);
+        self.write_pending_status(st).await;
+    }
+
+    /// A new CRD's first status, as upstream's naming controller writes it
+    /// before the CRD is served: its names accepted (or the conflict), and
+    /// `Established` False. Until then its `status.conditions` are null
+    /// (written at create, as upstream), which `kubectl wait` cannot read.
+    async fn accept_names(&self, st: &mut State, name: &str) {
+        let Some(crd) = st.crds.get(name).cloned() else {
+            return;
+        };
+        let has_conditions = crd
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|c| !c.is_empty());
+        let def = Definition::from_value(&crd);
+        if has_conditions || def.terminating {
+            return;
+        }
+        let conflict = status::conflict(&def, &self.taken_names(st, name, &def));
+        let named = status::named(&crd, &def, conflict.as_ref());
+        self.write_one_status(st, name, &named).await;
+    }
+
+    /// The accepted names of the other CRDs of `def`'s group.
+    fn taken_names(&self, st: &State, name: &str, def: &Definition) -> Vec<Names> {
+        st.crds
+            .iter()
+            .filter(|(n, _)| n.as_str() != name)
+            .filter(|(_, c)| c["spec"]["group"].as_str() == Some(def.group.as_str()))
+            .map(|(_, c)| Names::from_value(&c["status"]["acceptedNames"]))
+            .filter(|n| !n.plural.is_empty())
+            .collect()
     }
 
     /// Brings one CRD's status and routes up to date; returns the
@@ -185,15 +249,7 @@ impl CrdServer {
             return BTreeSet::new();
         };
         let def = Definition::from_value(&crd);
-        let taken: Vec<Names> = st
-            .crds
-            .iter()
-            .filter(|(n, _)| n.as_str() != name)
-            .filter(|(_, c)| c["spec"]["group"].as_str() == Some(def.group.as_str()))
-            .map(|(_, c)| Names::from_value(&c["status"]["acceptedNames"]))
-            .filter(|n| !n.plural.is_empty())
-            .collect();
-        let conflict = status::conflict(&def, &taken);
+        let conflict = status::conflict(&def, &self.taken_names(st, name, &def));
         let desired = status::desired(&crd, &def, conflict.as_ref());
         if crd.get("status") != Some(&desired) {
             if def.terminating {

@@ -56,6 +56,28 @@ fn condition(old: &Value, type_: &str, status: &str, reason: &str, message: &str
     json!({"type": type_, "status": status, "lastTransitionTime": time, "reason": reason, "message": message})
 }
 
+/// The status upstream's naming controller writes first, before the CRD is
+/// served: its names checked (`NamesAccepted`), `Established` False while
+/// it is installed (`Installing`, or `NotAccepted` on a conflict).
+pub fn named(crd: &Value, d: &Definition, conflict: Option<&(&str, String)>) -> Value {
+    let mut s = desired(crd, d, conflict);
+    if conflict.is_none()
+        && let Some(c) = s
+            .pointer_mut("/conditions/1")
+            .filter(|c| c["type"] == "Established")
+    {
+        let old = crd.get("status").cloned().unwrap_or_else(|| json!({}));
+        *c = condition(
+            &old,
+            "Established",
+            "False",
+            "Installing",
+            "the initial names have been accepted",
+        );
+    }
+    s
+}
+
 /// The status a CRD should have; `accepted` is None when its names conflict.
 pub fn desired(crd: &Value, d: &Definition, conflict: Option<&(&str, String)>) -> Value {
     let old = crd.get("status").cloned().unwrap_or_else(|| json!({}));

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long etcd may take to answer `/health`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -111,25 +111,15 @@ impl EtcdProcess {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         self.child = Some(child);
-        let started = Instant::now();
-        loop {
-            if self.healthy() {
-                return;
-            }
+        // On a timeout the panic drops (stops) it and prints its log.
+        crate::testing::wait_until("etcd to answer /health", STARTUP_TIMEOUT, || {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
                 panic!("etcd exited with {status}:\n{}", self.logs());
             }
-            if started.elapsed() > STARTUP_TIMEOUT {
-                self.stop();
-                panic!(
-                    "etcd was not healthy within {STARTUP_TIMEOUT:?}:\n{}",
-                    self.logs()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            self.healthy()
+        });
     }
 
     /// Whether `GET /health` answers `"health":"true"`.
@@ -154,5 +144,8 @@ impl EtcdProcess {
 impl Drop for EtcdProcess {
     fn drop(&mut self) {
         self.stop();
+        if std::thread::panicking() {
+            eprintln!("etcd's log:\n{}", self.logs());
+        }
     }
 }

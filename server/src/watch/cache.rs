@@ -183,11 +183,22 @@ impl WatchCache {
         storage: Arc<dyn Storage>,
         prefix: String,
     ) -> Result<Arc<WatchCache>, StorageError> {
+        Self::start_sized(storage, prefix, FANOUT_CAPACITY, FILL_PAGE).await
+    }
+
+    /// [`WatchCache::start`] with watchers cut off `fanout` events behind and
+    /// a fill of pages of `fill_page` objects (tests make both small).
+    async fn start_sized(
+        storage: Arc<dyn Storage>,
+        prefix: String,
+        fanout: usize,
+        fill_page: usize,
+    ) -> Result<Arc<WatchCache>, StorageError> {
         // Filled page by page, every page at the first one's revision (as
         // upstream's cacher lists in pages): the stored copies of at most
         // one page exist beside the cache at any time, not a second copy of
         // every object, which the allocator would keep afterwards.
-        let mut page = storage.list(&prefix, None, FILL_PAGE).await?;
+        let mut page = storage.list(&prefix, None, fill_page).await?;
         let list_rev = page.rev;
         let mut objects = BTreeMap::new();
         loop {
@@ -203,7 +214,7 @@ impl WatchCache {
             match (more, last) {
                 (true, Some(after)) => {
                     page = storage
-                        .list_at(&prefix, Some(&after), FILL_PAGE, list_rev)
+                        .list_at(&prefix, Some(&after), fill_page, list_rev)
                         .await?;
                 }
                 _ => break,
@@ -219,7 +230,7 @@ impl WatchCache {
                 Some(w) => (w.events, Some(w.requester), Some(w.reports)),
                 None => (storage.watch(&root, list_rev).await?, None, None),
             };
-        let (tx, _) = broadcast::channel(FANOUT_CAPACITY);
+        let (tx, _) = broadcast::channel(fanout);
         let (progress, _) = watch::channel(list_rev);
         let cache = Arc::new(WatchCache {
             state: RwLock::new(State {
@@ -663,7 +674,9 @@ mod tests {
     #[tokio::test]
     async fn fills_page_by_page_at_one_revision() {
         let store = setup().await;
-        let n = FILL_PAGE * 2 + 7;
+        // Pages of 4: the same paging as with FILL_PAGE, with fewer writes.
+        const PAGE: usize = 4;
+        let n = PAGE * 2 + 3;
         for i in 0..n {
             let name = format!("o{i:05}");
             store.create(&key(&name), cm(&name, "x")).await.unwrap();
@@ -678,7 +691,9 @@ mod tests {
             .await
             .unwrap();
         let rev = store.current_rev().await.unwrap();
-        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        let cache = WatchCache::start_sized(store.clone(), P.into(), FANOUT_CAPACITY, PAGE)
+            .await
+            .unwrap();
         let (objects, at) = cache.snapshot(P).unwrap();
         assert_eq!(at, rev);
         assert_eq!(objects.len(), n);
@@ -719,7 +734,12 @@ mod tests {
     #[tokio::test]
     async fn a_slow_watcher_is_cut_off_with_410() {
         let store = setup().await;
-        let cache = WatchCache::start(store.clone(), P.into()).await.unwrap();
+        // A small fan-out buffer: the same cut-off as at FANOUT_CAPACITY,
+        // without thousands of writes.
+        const FANOUT: usize = 16;
+        let cache = WatchCache::start_sized(store.clone(), P.into(), FANOUT, FILL_PAGE)
+            .await
+            .unwrap();
         let Start::Snapshot { rev, rx, .. } = cache.subscribe(P, None).unwrap() else {
             panic!("snapshot expected")
         };
@@ -728,7 +748,7 @@ mod tests {
         };
         let mut slow = watcher::stream(plan(rx, rev, ""));
         let mut fast = watcher::stream(plan(fast_rx, rev, ""));
-        let n = FANOUT_CAPACITY + 10;
+        let n = FANOUT + 10;
         let writer = {
             let store = store.clone();
             tokio::spawn(async move {

@@ -3,8 +3,6 @@
 //! in (protobuf only for kinds that have a protobuf form), and a Secret
 //! without a `type` is stored as `Opaque`.
 
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -29,7 +27,7 @@ fn get_accepting(server: &Server, path: &str, accept: &str) -> (StatusCode, Valu
 
 #[test]
 fn media_type_errors_list_what_the_resource_speaks() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "n406", &[("a", "b")]);
     // Built-in kinds: get, list, watch and a write's answer.
     for path in [
@@ -73,14 +71,7 @@ fn media_type_errors_list_what_the_resource_speaks() {
     );
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let base = "/apis/example.com/v1/namespaces/default/gadgets";
-    let start = Instant::now();
-    while server.get(base).0 != StatusCode::OK {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "gadgets not served"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_served(base);
     for accept in ["text/plain", "application/vnd.kubernetes.protobuf"] {
         let (status, body) = get_accepting(&server, base, accept);
         assert_status(status, &body, 406, "NotAcceptable");

@@ -141,7 +141,7 @@ fn ssar(spec: Value) -> Value {
 
 #[test]
 fn reviews_over_json() {
-    let server = Server::start();
+    let server = Server::start_in_process();
 
     // SelfSubjectAccessReview: the request back with an allowing status.
     let attrs = json!({"namespace": "default", "verb": "create", "resource": "configmaps"});
@@ -279,7 +279,7 @@ fn reviews_over_json() {
 
 #[test]
 fn invalid_reviews_are_422_as_upstream() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let path = format!("{AUTHZ}/selfsubjectaccessreviews");
 
     // Neither attribute set.
@@ -376,7 +376,7 @@ fn post_pb(server: &Server, path: &str, body: Vec<u8>) -> (StatusCode, Unknown) 
 
 #[test]
 fn reviews_over_protobuf() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let av = "authorization.k8s.io/v1";
     let request = SelfSubjectAccessReview {
         spec: SelfSubjectAccessReviewSpec {

@@ -4,6 +4,8 @@
 //! relist on 410 after compaction; and across a restart of the binary.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -13,8 +15,10 @@ use kapi_generated::client::{
     Api, Client, DeleteParams, Deleted, ListParams, Patch, PatchParams, PostParams, WatchEvent,
     WatchParams, WatchStream,
 };
-use kapi_server::testing::TestServer;
+use kapi_server::testing::{TestServer, wait_until_async};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::harness::Server;
 
@@ -257,10 +261,78 @@ async fn typed_client_pagination_and_selectors() {
     );
 }
 
+/// A loopback TCP proxy in front of a server that counts the watch requests
+/// passing through it (`watch=true` in what clients send): a client that
+/// starts a new watch request has seen its previous one end.
+struct WatchCounter {
+    url: String,
+    watches: Arc<AtomicUsize>,
+}
+
+impl WatchCounter {
+    async fn start(target: std::net::SocketAddr) -> WatchCounter {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let watches = Arc::new(AtomicUsize::new(0));
+        let count = watches.clone();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let outbound = TcpStream::connect(target)
+                        .await
+                        .expect("connect to the server");
+                    let (mut from_client, mut to_client) = inbound.into_split();
+                    let (mut from_server, mut to_server) = outbound.into_split();
+                    tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                    });
+                    const NEEDLE: &[u8] = b"watch=true";
+                    // The end of the previous read, for a needle split between two.
+                    let mut carry: Vec<u8> = Vec::new();
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        let n = match from_client.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        carry.extend_from_slice(&buf[..n]);
+                        let found = carry.windows(NEEDLE.len()).filter(|w| *w == NEEDLE).count();
+                        count.fetch_add(found, Ordering::SeqCst);
+                        let keep = carry.len().min(NEEDLE.len() - 1);
+                        carry.drain(..carry.len() - keep);
+                        if to_server.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        WatchCounter { url, watches }
+    }
+
+    fn watches(&self) -> usize {
+        self.watches.load(Ordering::SeqCst)
+    }
+
+    /// Waits until a watch request after the `seen`-th has been made.
+    async fn wait_past(&self, seen: usize) {
+        wait_until_async(
+            &format!("watch request #{}", seen + 1),
+            Duration::from_secs(10),
+            async || self.watches() > seen,
+        )
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn typed_client_watch_resumes_across_request_timeouts() {
     let server = TestServer::start().await;
-    let client = Client::new(server.url()).unwrap();
+    let proxy = WatchCounter::start(server.addr()).await;
+    let client = Client::new(&proxy.url).unwrap();
     let cms: Api<ConfigMap> = Api::default_namespaced(&client);
     cms.create(&PostParams::default(), &cm("w0", &[], &[]))
         .await
@@ -271,18 +343,35 @@ async fn typed_client_watch_resumes_across_request_timeouts() {
     assert_eq!(describe(&next_change(&mut single).await), "ADDED w0");
     drop(single);
 
-    // A watcher whose every request ends after 1 s: it must carry on from the
-    // last resourceVersion, with no event lost or repeated.
+    // A watcher whose every request ends after 1 s (the shortest
+    // timeoutSeconds): it must carry on from the last resourceVersion, with
+    // no event lost or repeated. A task keeps reading it, so that it starts
+    // its next request as soon as one ends.
     let mut w = cms.watcher(&WatchParams::new().timeout(1), "");
     assert_eq!(describe(&next_change(&mut w).await), "ADDED w0");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let e = next_change(&mut w).await;
+            if tx.send(describe(&e)).is_err() {
+                return;
+            }
+        }
+    });
+    let mut next_seen = async || {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a watch event within 10 s")
+            .expect("the watcher goes on")
+    };
     let mut expected = Vec::new();
     for i in 1..=3 {
         cms.create(&PostParams::default(), &cm(&format!("w{i}"), &[], &[]))
             .await
             .unwrap();
         expected.push(format!("ADDED w{i}"));
-        // Longer than the request timeout: the next change comes on a new request.
-        tokio::time::sleep(Duration::from_millis(1300)).await;
+        // The next change comes on a new request: after the current one ended.
+        proxy.wait_past(proxy.watches()).await;
         cms.patch(
             &format!("w{i}"),
             &PatchParams::default(),
@@ -296,15 +385,15 @@ async fn typed_client_watch_resumes_across_request_timeouts() {
     expected.push("DELETED w0".into());
     let mut seen = Vec::new();
     while seen.len() < expected.len() {
-        seen.push(describe(&next_change(&mut w).await));
+        seen.push(next_seen().await);
     }
     assert_eq!(seen, expected);
     // Nothing more (no duplicate) arrives after a further request boundary.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    proxy.wait_past(proxy.watches()).await;
     cms.create(&PostParams::default(), &cm("last", &[], &[]))
         .await
         .unwrap();
-    assert_eq!(describe(&next_change(&mut w).await), "ADDED last");
+    assert_eq!(next_seen().await, "ADDED last");
 }
 
 #[tokio::test]

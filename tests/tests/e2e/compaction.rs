@@ -2,31 +2,31 @@
 //! resourceVersion needs is compacted, a watch from it and a continue token
 //! from it get 410 Expired, on both backends; objects stay.
 
-use std::io::{BufRead, BufReader};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Server, assert_status, http_client};
+use crate::harness::{Server, assert_status, wait_until};
 
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
 
-/// The first event of a watch from `rv` (the stream is bounded by timeoutSeconds).
+/// How often the servers of these tests compact (the flag's shortest
+/// sensible value: each compaction drops what is older than the previous
+/// one's revision, so a revision is gone after two).
+pub(crate) const COMPACTION_INTERVAL: &str = "100ms";
+
+/// How long compaction may take to pass a revision.
+pub(crate) const COMPACTED_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The first event of a watch from `rv` (there is always one: a later
+/// create, or the 410 ERROR; the stream is bounded by timeoutSeconds).
 fn first_watch_event(server: &Server, rv: &str) -> Option<Value> {
-    let r = http_client(Duration::from_secs(10))
-        .get(server.at(&format!(
+    server
+        .watch(&format!(
             "{CMS}?watch=true&resourceVersion={rv}&timeoutSeconds=1"
-        )))
-        .send()
-        .expect("watch GET");
-    assert_eq!(r.status(), StatusCode::OK);
-    BufReader::new(r)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(&l).expect("watch event JSON"))
+        ))
+        .next_event()
 }
 
 fn compaction_gives_410(server: Server) {
@@ -47,24 +47,21 @@ fn compaction_gives_410(server: Server) {
 
     // Writes elsewhere keep the revision moving, so compaction passes `rv`
     // (etcd keeps the compacted revision itself, so it must pass it by one).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for tick in 0.. {
-        server.create_configmap("kube-system", &format!("tick-{tick}"), &[]);
-        match first_watch_event(&server, &rv) {
-            Some(ev) if ev["type"] == "ERROR" => {
-                assert_eq!(ev["object"]["code"], 410, "{ev}");
-                assert_eq!(ev["object"]["reason"], "Expired", "{ev}");
-                break;
-            }
-            _ => {
-                assert!(
-                    Instant::now() < deadline,
-                    "history of {rv} was never compacted"
-                );
-                thread::sleep(Duration::from_millis(250));
-            }
-        }
-    }
+    let mut tick = 0;
+    let mut error = None;
+    wait_until(
+        &format!("the history of {rv} to be compacted"),
+        COMPACTED_TIMEOUT,
+        || {
+            tick += 1;
+            server.create_configmap("kube-system", &format!("tick-{tick}"), &[]);
+            error = first_watch_event(&server, &rv).filter(|ev| ev["type"] == "ERROR");
+            error.is_some()
+        },
+    );
+    let ev = error.unwrap_or_default();
+    assert_eq!(ev["object"]["code"], 410, "{ev}");
+    assert_eq!(ev["object"]["reason"], "Expired", "{ev}");
     let (status, body) = server.get(&format!("{CMS}?limit=1&continue={token}"));
     assert_status(status, &body, 410, "Expired");
     assert!(
@@ -84,7 +81,10 @@ fn compaction_gives_410(server: Server) {
 
 #[test]
 fn compaction_on_embedded_store() {
-    compaction_gives_410(Server::start_args(&["--compaction-interval", "500ms"]));
+    compaction_gives_410(Server::start_args(&[
+        "--compaction-interval",
+        COMPACTION_INTERVAL,
+    ]));
 }
 
 #[test]
@@ -95,6 +95,6 @@ fn compaction_on_etcd() {
         "--etcd-servers",
         url.as_str(),
         "--compaction-interval",
-        "500ms",
+        COMPACTION_INTERVAL,
     ]));
 }

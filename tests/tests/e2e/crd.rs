@@ -6,24 +6,11 @@
 //! PUT, strategic merge patch and deletion.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Kubectl, Server, kubectl_bins, parse_table};
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata")
-}
-
-fn first_kubectl(server: &Server) -> Kubectl {
-    let bin = kubectl_bins()
-        .into_iter()
-        .next()
-        .expect("a kubectl binary is available");
-    server.kubectl(&bin)
-}
+use crate::harness::{SERVED_TIMEOUT, Server, first_kubectl, parse_table, testdata, wait_until};
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -40,18 +27,6 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-/// Polls until `f` holds (CRDs are served asynchronously, within a second).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -177,13 +152,26 @@ fn shared_crds_establish_and_gateway_examples_validate() {
         yaml_files(&invalid_dir),
         "every invalid example is checked"
     );
+    // One kubectl run for all: it reports each file's error on a line
+    // naming the file, and creates none.
+    let mut args = vec!["create".to_string()];
+    for (file, _) in expected {
+        args.push("-f".into());
+        args.push(invalid_dir.join(file).to_str().unwrap().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = k.run(&args);
+    let stderr = out.fails();
+    assert!(!out.stdout.contains("created"), "{}", out.stdout);
     for (file, field) in expected {
-        let path = examples.join("invalid").join(file);
-        let out = k.run(&["create", "-f", path.to_str().unwrap()]);
-        let stderr = out.fails();
+        let path = format!("\"{}\"", invalid_dir.join(file).display());
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(&path))
+            .unwrap_or_else(|| panic!("{file}: no error for it:\n{stderr}"));
         assert!(
-            stderr.contains("is invalid") && stderr.contains(&format!("{field}:")),
-            "{file}: expected a 422 on {field}, got:\n{stderr}"
+            line.contains("is invalid") && line.contains(&format!("{field}:")),
+            "{file}: expected a 422 on {field}, got:\n{line}"
         );
     }
 
@@ -270,9 +258,7 @@ fn custom_resource_lifecycle() {
     let file = server.write_file("widgets.yaml", WIDGETS);
     k.run(&["apply", "-f", file.to_str().unwrap()]).ok();
     let base = "/apis/example.com/v1/namespaces/default/widgets";
-    eventually("widgets to be served", || {
-        server.get(base).0 == StatusCode::OK
-    });
+    server.wait_served(base);
 
     // Create: defaults applied, status dropped (status subresource), unknown fields pruned.
     let (status, created) = server.post(
@@ -409,7 +395,7 @@ fn custom_resource_lifecycle() {
     assert_eq!(server.post(in_ns, &w).0, StatusCode::CREATED);
     k.run(&["delete", "namespace", "crd-ns", "--wait=true"])
         .ok();
-    eventually("the namespace to go", || {
+    wait_until("the namespace to go", SERVED_TIMEOUT, || {
         server.get("/api/v1/namespaces/crd-ns").0 == StatusCode::NOT_FOUND
     });
     assert_eq!(
@@ -430,7 +416,7 @@ fn custom_resource_lifecycle() {
         json!({"type": "string", "default": "M"});
     let (status, body) = server.put(crd_path, &crd);
     assert_eq!(status, StatusCode::OK, "{body}");
-    eventually("the new default on read", || {
+    wait_until("the new default on read", SERVED_TIMEOUT, || {
         server.get(&format!("{base}/w1")).1["spec"]["size"] == "M"
     });
 
@@ -451,7 +437,7 @@ fn custom_resource_lifecycle() {
         deleting["metadata"]["deletionTimestamp"].is_string(),
         "{deleting}"
     );
-    eventually("Terminating and the objects gone", || {
+    wait_until("Terminating and the objects gone", SERVED_TIMEOUT, || {
         let (_, c) = server.get(crd_path);
         let terminating = c["status"]["conditions"].as_array().is_some_and(|cs| {
             cs.iter()
@@ -477,23 +463,21 @@ fn custom_resource_lifecycle() {
         &json!({"metadata": {"finalizers": null}}),
     );
     assert_eq!(status, StatusCode::OK, "{body}");
-    eventually("widgets to be gone", || {
+    wait_until("widgets to be gone", SERVED_TIMEOUT, || {
         server.get(base).0 == StatusCode::NOT_FOUND
             && server.get("/apis/example.com/v1").0 == StatusCode::NOT_FOUND
     });
     let (_, idx) = server.get("/openapi/v3");
     assert!(idx["paths"].get("apis/example.com/v1").is_none(), "{idx}");
     k.run(&["apply", "-f", file.to_str().unwrap()]).ok();
-    eventually("widgets to be served again", || {
-        server.get(base).0 == StatusCode::OK
-    });
+    server.wait_served(base);
     let (_, list) = server.get(base);
     assert_eq!(list["items"], json!([]), "objects went with their CRD");
 }
 
 #[test]
 fn invalid_and_conflicting_definitions() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
     let (status, body) = server.post(
         path,
@@ -530,7 +514,7 @@ fn invalid_and_conflicting_definitions() {
         server.post(path, &crd("things", "Thing")).0,
         StatusCode::CREATED
     );
-    eventually("things established", || {
+    wait_until("things established", SERVED_TIMEOUT, || {
         server.get(&format!("{path}/things.example.com")).1["status"]["acceptedNames"]["kind"]
             == "Thing"
     });
@@ -538,7 +522,7 @@ fn invalid_and_conflicting_definitions() {
         server.post(path, &crd("others", "Thing")).0,
         StatusCode::CREATED
     );
-    eventually("others refused names", || {
+    wait_until("others refused names", SERVED_TIMEOUT, || {
         let (_, c) = server.get(&format!("{path}/others.example.com"));
         c["status"]["conditions"].as_array().is_some_and(|cs| {
             cs.iter().any(|c| {

@@ -4,36 +4,12 @@
 //! (409) until one forces; merge patches and PUTs record `Update` entries;
 //! unknown fields warn (or fail under Strict) on update and patch as on create.
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Kubectl, Server, kubectl_bins};
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata")
-}
-
-fn first_kubectl(server: &Server) -> Kubectl {
-    let bin = kubectl_bins()
-        .into_iter()
-        .next()
-        .expect("a kubectl binary is available");
-    server.kubectl(&bin)
-}
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use crate::harness::{
+    Kubectl, SERVED_TIMEOUT, Server, first_kubectl, into_json, testdata, wait_until,
+};
 
 fn install_gateway_crds(server: &Server, k: &Kubectl) {
     let dir = testdata().join("crds/gateway-api");
@@ -42,24 +18,20 @@ fn install_gateway_crds(server: &Server, k: &Kubectl) {
         k.run(&["apply", "-f", file.to_str().expect("utf-8 path")])
             .ok();
     }
-    eventually("gateways to be served", || {
-        server
-            .get("/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways")
-            .0
-            == StatusCode::OK
-            && server
-                .get("/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes")
-                .0
-                == StatusCode::OK
-    });
-    eventually("the OpenAPI document to describe them", || {
-        let (_, doc) = server.get("/openapi/v3/apis/gateway.networking.k8s.io/v1");
-        ["GatewayClass", "Gateway", "HTTPRoute"].iter().all(|k| {
-            doc["components"]["schemas"]
-                .get(format!("io.k8s.networking.gateway.v1.{k}"))
-                .is_some()
-        })
-    });
+    server.wait_served("/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways");
+    server.wait_served("/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes");
+    wait_until(
+        "the OpenAPI document to describe them",
+        SERVED_TIMEOUT,
+        || {
+            let (_, doc) = server.get("/openapi/v3/apis/gateway.networking.k8s.io/v1");
+            ["GatewayClass", "Gateway", "HTTPRoute"].iter().all(|k| {
+                doc["components"]["schemas"]
+                    .get(format!("io.k8s.networking.gateway.v1.{k}"))
+                    .is_some()
+            })
+        },
+    );
 }
 
 fn entry<'a>(obj: &'a Value, manager: &str, operation: &str) -> Option<&'a Value> {
@@ -167,7 +139,7 @@ fn server_side_apply_of_gateway_api_objects_merges_by_list_map_keys() {
         .body(body.to_string())
         .send()
         .expect("PATCH");
-    let (status, st) = crate::harness::into_json(resp);
+    let (status, st) = into_json(resp);
     assert_eq!(status, StatusCode::CONFLICT, "{st}");
     assert_eq!(st["reason"], "Conflict");
     assert_eq!(
@@ -255,12 +227,9 @@ fn warnings(resp: &reqwest::blocking::Response) -> Vec<String> {
 fn custom_resource_updates_record_managed_fields_and_report_unknown_fields() {
     let server = Server::start();
     let k = first_kubectl(&server);
-    let file = server.write_file("gadgets.yaml", WIDGETS);
-    k.run(&["apply", "-f", file.to_str().unwrap()]).ok();
+    k.apply_yaml(&server, "gadgets", WIDGETS);
     let base = "/apis/example.com/v1/namespaces/default/gadgets";
-    eventually("gadgets to be served", || {
-        server.get(base).0 == StatusCode::OK
-    });
+    server.wait_served(base);
     let g1 = format!("{base}/g1");
     let resp = server
         .http()
@@ -269,7 +238,7 @@ fn custom_resource_updates_record_managed_fields_and_report_unknown_fields() {
             "metadata": {"name": "g1"}, "spec": {"size": 1, "tags": ["a"]}}))
         .send()
         .expect("POST");
-    let (status, created) = crate::harness::into_json(resp);
+    let (status, created) = into_json(resp);
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let e = entry(&created, "creator", "Update").unwrap_or_else(|| panic!("{created}"));
     // A set's items are owned one by one.
@@ -289,7 +258,7 @@ fn custom_resource_updates_record_managed_fields_and_report_unknown_fields() {
         .send()
         .expect("PATCH");
     let w = warnings(&resp);
-    let (status, patched) = crate::harness::into_json(resp);
+    let (status, patched) = into_json(resp);
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(w, ["299 - \"unknown field \\\"spec.bogus\\\"\""], "{w:?}");
     assert_eq!(patched["spec"], json!({"size": 2, "tags": ["a"]}));
@@ -309,7 +278,7 @@ fn custom_resource_updates_record_managed_fields_and_report_unknown_fields() {
         .body(json!({"spec": {"size": 3, "bogus": true}}).to_string())
         .send()
         .expect("PATCH");
-    let (status, st) = crate::harness::into_json(resp);
+    let (status, st) = into_json(resp);
     assert_eq!(status, StatusCode::BAD_REQUEST, "{st}");
     assert!(
         st["message"]
@@ -353,7 +322,7 @@ fn custom_resource_updates_record_managed_fields_and_report_unknown_fields() {
         )
         .send()
         .expect("PATCH");
-    let (status, applied) = crate::harness::into_json(resp);
+    let (status, applied) = into_json(resp);
     assert_eq!(status, StatusCode::OK, "{applied}");
     assert_eq!(applied["spec"]["tags"], json!(["a", "b"]), "{applied}");
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{Server, kubectl_bins};
+use crate::harness::{Server, first_kubectl};
 
 const CRD: &str = r#"
 apiVersion: apiextensions.k8s.io/v1
@@ -45,20 +45,9 @@ spec:
 #[test]
 fn a_rule_too_expensive_at_run_time_fails_fast_with_422() {
     let server = Server::start();
-    let bin = kubectl_bins()
-        .into_iter()
-        .next()
-        .expect("a kubectl binary is available");
-    let k = server.kubectl(&bin);
-    let file = server.write_file("pricey.yaml", CRD);
-    k.run(&["apply", "-f", file.to_str().expect("utf-8 path")])
-        .ok();
+    first_kubectl(&server).apply_yaml(&server, "pricey", CRD);
     let base = "/apis/example.com/v1/namespaces/default/pricey";
-    let start = Instant::now();
-    while server.get(base).0 != StatusCode::OK {
-        assert!(start.elapsed() < Duration::from_secs(10), "not served");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_served(base);
 
     // Small lists: the rule runs and passes.
     let (status, body) = server.post(

@@ -4,8 +4,6 @@
 //! a cause at upstream's field path; and embedded resources in a custom
 //! object are checked for apiVersion, kind and metadata.
 
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -40,7 +38,7 @@ fn causes(body: &Value) -> Vec<(String, String)> {
 
 #[test]
 fn schema_rules_refuse_definitions_and_embedded_resources_are_checked() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let root = "spec.versions[0].schema.openAPIV3Schema";
 
     // Every structural failure at once.
@@ -96,11 +94,7 @@ fn schema_rules_refuse_definitions_and_embedded_resources_are_checked() {
     );
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let base = "/apis/example.com/v1/namespaces/default/gadgets";
-    let start = Instant::now();
-    while server.get(base).0 != StatusCode::OK {
-        assert!(start.elapsed() < Duration::from_secs(10), "not served");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_served(base);
     let gadget = |template: Value| {
         json!({"apiVersion": "example.com/v1", "kind": "Gadget",
             "metadata": {"name": "g"}, "spec": {"template": template}})

@@ -283,7 +283,7 @@ fn custom_resources_are_deleted_by_collection() {
         &crd,
     );
     let widgets = "/apis/example.com/v1/namespaces/default/widgets";
-    crate::harness::wait_for_established(&server, "widgets.example.com");
+    server.wait_served(widgets);
     for (name, app) in [("w1", "x"), ("w2", "x"), ("w3", "y")] {
         create(
             &server,

@@ -3,18 +3,19 @@
 //! (or is told 410 to relist) without a silent gap.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::harness::{Server, configmap, http_client, on_etcd};
+use crate::harness::{Server, configmap, http_client, on_etcd, wait_until};
 
 const THREADS: usize = 8;
 const PER_THREAD: usize = 300;
+/// How many acknowledged creates to wait for before the kill: enough to
+/// matter, few enough (a twelfth of the planned) that writes still flow.
+const ACKED_BEFORE_KILL: usize = THREADS * PER_THREAD / 12;
 
 #[test]
 fn kill9_during_creates_keeps_acknowledged_writes() {
@@ -30,20 +31,11 @@ fn kill9_during_creates_on_etcd_keeps_acknowledged_writes() {
 /// create (in resourceVersion order) or ends with a 410 Expired error event.
 fn assert_watch_resumes(server: &Server, rv: &str, acked: &[(String, String)]) {
     let mut missing: BTreeSet<&str> = acked.iter().map(|(n, _)| n.as_str()).collect();
-    let r = http_client(Duration::from_secs(60))
-        .get(server.at(&format!(
-            "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=30"
-        )))
-        .send()
-        .expect("watch GET");
-    assert_eq!(r.status(), StatusCode::OK, "watch from {rv} after restart");
+    let mut watch = server.watch(&format!(
+        "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=30"
+    ));
     let mut last_rv = 0u64;
-    for line in BufReader::new(r).lines() {
-        let line = line.expect("read watch stream");
-        if line.trim().is_empty() {
-            continue;
-        }
-        let ev: Value = serde_json::from_str(&line).expect("watch event JSON");
+    while let Some(ev) = watch.next_event() {
         if ev["type"] == "ERROR" {
             assert_eq!(
                 ev["object"]["code"], 410,
@@ -139,18 +131,12 @@ fn kill9_during_creates(mut server: Server) {
             })
             .collect();
 
-        // Let writes flow for about a second, but kill while they still flow
-        // (by half of the planned creates at most) and after at least a few.
-        let started = Instant::now();
-        loop {
-            let n = acked.load(Ordering::Relaxed);
-            let elapsed = started.elapsed();
-            let enough = elapsed >= Duration::from_secs(1) || n >= THREADS * PER_THREAD / 2;
-            if (enough && n >= 20) || elapsed >= Duration::from_secs(15) {
-                break;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+        // Kill while writes still flow, after a good number were acknowledged.
+        wait_until(
+            &format!("{ACKED_BEFORE_KILL} acknowledged creates"),
+            Duration::from_secs(30),
+            || acked.load(Ordering::Relaxed) >= ACKED_BEFORE_KILL,
+        );
         stop.store(true, Ordering::Relaxed);
         server.kill9();
         workers

@@ -2,16 +2,16 @@
 //! run unchanged on etcd, two kapi processes sharing one etcd, and etcd
 //! unreachable at start and lost while serving.
 
-use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kapi_server::storage::etcd_process::EtcdProcess;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Server, assert_status, http_client, on_etcd};
+use crate::harness::{
+    EVENT_TIMEOUT, Server, assert_status, http_client, on_etcd, rv_of, wait_until,
+};
 
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
 
@@ -57,37 +57,6 @@ fn python_watch_on_etcd() {
     on_etcd(crate::python::python_watch);
 }
 
-/// Opens a watch and forwards its events (one JSON value per line) to a
-/// channel; the channel closes when the stream ends.
-fn watch_in_background(url: String) -> mpsc::Receiver<Value> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let Ok(r) = http_client(Duration::from_secs(120)).get(url).send() else {
-            return;
-        };
-        for line in BufReader::new(r).lines() {
-            let Ok(line) = line else { return };
-            if line.trim().is_empty() {
-                continue;
-            }
-            let Ok(ev) = serde_json::from_str::<Value>(&line) else {
-                return;
-            };
-            if tx.send(ev).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-fn rv_of(obj: &Value) -> String {
-    obj["metadata"]["resourceVersion"]
-        .as_str()
-        .expect("resourceVersion")
-        .to_string()
-}
-
 #[test]
 fn two_kapis_share_one_etcd() {
     let etcd = EtcdProcess::start();
@@ -104,11 +73,12 @@ fn two_kapis_share_one_etcd() {
     assert_eq!(rv_of(&read), rv_of(&created), "one resourceVersion space");
 
     // Watched through B from that revision: A's changes arrive.
-    let events = watch_in_background(b.at(&format!(
-        "{CMS}?watch=true&resourceVersion={}&timeoutSeconds=20",
-        rv_of(&created)
-    )));
-    thread::sleep(Duration::from_millis(300));
+    let events = b
+        .watch(&format!(
+            "{CMS}?watch=true&resourceVersion={}&timeoutSeconds=20",
+            rv_of(&created)
+        ))
+        .in_background();
     a.create_configmap("default", "second", &[("k", "v")]);
 
     // Optimistic concurrency across the two: both hold the same version,
@@ -124,19 +94,18 @@ fn two_kapis_share_one_etcd() {
     let (_, now) = b.get(&format!("{CMS}/shared"));
     assert_eq!(now["data"]["k"], "a-wins", "{now}");
 
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while seen.len() < 2 && Instant::now() < deadline {
-        if let Ok(ev) = events.recv_timeout(Duration::from_millis(200)) {
-            seen.push((
+    let seen: Vec<(String, String)> = (0..2)
+        .map_while(|_| events.recv_timeout(EVENT_TIMEOUT).ok())
+        .map(|ev| {
+            (
                 ev["type"].as_str().unwrap_or_default().to_string(),
                 ev["object"]["metadata"]["name"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string(),
-            ));
-        }
-    }
+            )
+        })
+        .collect();
     assert_eq!(
         seen,
         [
@@ -277,43 +246,22 @@ fn etcd_keys(url: &str, prefix: &str) -> Vec<String> {
     })
 }
 
-fn readyz(server: &Server) -> Option<StatusCode> {
-    http_client(Duration::from_secs(5))
-        .get(server.at("/readyz"))
-        .send()
-        .ok()
-        .map(|r| r.status())
-}
-
-/// Polls `f` every 200 ms until it is true, for at most `limit`.
-fn eventually(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !f() {
-        assert!(Instant::now() < deadline, "{what} within {limit:?}");
-        thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn etcd_unreachable_at_start_then_ready() {
     let mut etcd = EtcdProcess::start();
     etcd.stop();
     let url = etcd.url();
     let server = Server::start_unready(&["--etcd-servers", url.as_str()]);
-    assert_ne!(
-        readyz(&server),
-        Some(StatusCode::OK),
-        "not ready without etcd"
-    );
+    assert!(!server.ready(), "not ready without etcd");
     let (status, body) = server.get(CMS);
     assert_status(status, &body, 503, "ServiceUnavailable");
-    eventually(Duration::from_secs(10), "a clear error in the log", || {
+    wait_until("a clear error in the log", Duration::from_secs(10), || {
         server.logs().contains("etcd is not reachable")
     });
 
     etcd.restart();
-    eventually(Duration::from_secs(30), "ready once etcd is up", || {
-        readyz(&server) == Some(StatusCode::OK)
+    wait_until("ready once etcd is up", Duration::from_secs(30), || {
+        server.ready()
     });
     server.create_configmap("default", "after-etcd", &[("a", "b")]);
     let (status, ns) = server.get("/api/v1/namespaces/default");
@@ -326,11 +274,12 @@ fn etcd_lost_while_serving_then_back() {
     let url = etcd.url();
     let server = Server::start_args(&["--etcd-servers", url.as_str()]);
     let created = server.create_configmap("default", "kept", &[("k", "v")]);
-    let events = watch_in_background(server.at(&format!(
-        "{CMS}?watch=true&resourceVersion={}&timeoutSeconds=120",
-        rv_of(&created)
-    )));
-    thread::sleep(Duration::from_millis(300));
+    let events = server
+        .watch(&format!(
+            "{CMS}?watch=true&resourceVersion={}&timeoutSeconds=120",
+            rv_of(&created)
+        ))
+        .in_background();
 
     etcd.stop();
     // Requests fail with a Status (503, or 504 for a timeout), not a hang.
@@ -345,30 +294,20 @@ fn etcd_lost_while_serving_then_back() {
         "HTTP {status}: {body}"
     );
     assert_eq!(body["kind"], "Status", "{body}");
-    assert_ne!(
-        readyz(&server),
-        Some(StatusCode::OK),
-        "not ready without etcd"
-    );
+    assert!(!server.ready(), "not ready without etcd");
     // The watch ends (an ERROR event, or the stream closes) so its client relists.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match events.recv_timeout(Duration::from_millis(200)) {
-            // An ERROR event, or (had the watch not started yet) a Status answer.
-            Ok(ev) if ev["type"] == "ERROR" || ev["kind"] == "Status" => break,
-            Ok(ev) => panic!("unexpected event while etcd is down: {ev}"),
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                assert!(Instant::now() < deadline, "the watch did not end");
-            }
-        }
+    match events.recv_timeout(EVENT_TIMEOUT) {
+        Ok(ev) if ev["type"] == "ERROR" => {}
+        Ok(ev) => panic!("unexpected event while etcd is down: {ev}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {}
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("the watch did not end"),
     }
 
     etcd.restart();
-    eventually(
-        Duration::from_secs(30),
+    wait_until(
         "ready again once etcd is back",
-        || readyz(&server) == Some(StatusCode::OK),
+        Duration::from_secs(30),
+        || server.ready(),
     );
     let (status, kept) = server.get(&format!("{CMS}/kept"));
     assert_eq!(status, StatusCode::OK, "{kept}");

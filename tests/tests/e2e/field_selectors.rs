@@ -4,29 +4,17 @@
 //! kubectl's `--field-selector`, the Python client's `field_selector`, and
 //! 400 with upstream's message for any other field.
 
-use std::io::{BufRead, BufReader};
-use std::thread;
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{
-    Server, assert_status, http_client, kubectl_bins, python_client_available, run_python,
-};
+use crate::harness::{Server, assert_status, first_kubectl, kubectl_bins, run_python_checks};
 
 const SECRETS: &str = "/api/v1/namespaces/default/secrets";
 const EVENTS: &str = "/api/v1/namespaces/default/events";
 
+/// The names of a list's items, sorted.
 fn names(list: &Value) -> Vec<String> {
-    let mut n: Vec<String> = list["items"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut n = crate::harness::names(list);
     n.sort();
     n
 }
@@ -42,30 +30,9 @@ fn event(name: &str, reason: &str) -> Value {
            "reason": reason, "type": "Normal", "source": {"component": "tester"}})
 }
 
-/// Reads a watch's events until `n` arrived or the watch ends.
-fn collect(server: &Server, path: &str, n: usize) -> Vec<Value> {
-    let r = http_client(Duration::from_secs(30))
-        .get(server.at(path))
-        .send()
-        .expect("watch GET");
-    assert_eq!(r.status(), StatusCode::OK, "watch {path}");
-    let mut out = Vec::new();
-    for line in BufReader::new(r).lines() {
-        let line = line.expect("read watch stream");
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.push(serde_json::from_str(&line).expect("watch line is JSON"));
-        if out.len() == n {
-            break;
-        }
-    }
-    out
-}
-
 #[test]
 fn declared_fields_select_lists_and_others_are_refused() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     for (name, t) in [
         ("s1", "example.com/a"),
         ("s2", "example.com/b"),
@@ -156,33 +123,24 @@ fn declared_fields_select_lists_and_others_are_refused() {
 
 #[test]
 fn a_watch_on_a_declared_field_sees_objects_leave_and_enter() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (_, list) = server.get(EVENTS);
     let rv = list["metadata"]["resourceVersion"]
         .as_str()
         .expect("list resourceVersion")
         .to_string();
-    let events = thread::scope(|s| {
-        let w = s.spawn(|| {
-            collect(
-                &server,
-                &format!(
-                    "{EVENTS}?watch=true&timeoutSeconds=10&resourceVersion={rv}&fieldSelector=reason%3DStarted"
-                ),
-                3,
-            )
-        });
-        thread::sleep(Duration::from_millis(500));
-        let (status, mut ev) = server.post(EVENTS, &event("w1", "Started"));
-        assert_eq!(status, StatusCode::CREATED, "{ev}");
-        for reason in ["Killed", "Pulled", "Started"] {
-            ev["reason"] = json!(reason);
-            let (status, body) = server.put(&format!("{EVENTS}/w1"), &ev);
-            assert_eq!(status, StatusCode::OK, "{body}");
-            ev = body;
-        }
-        w.join().expect("watcher thread")
-    });
+    let mut watch = server.watch(&format!(
+        "{EVENTS}?watch=true&timeoutSeconds=10&resourceVersion={rv}&fieldSelector=reason%3DStarted"
+    ));
+    let (status, mut ev) = server.post(EVENTS, &event("w1", "Started"));
+    assert_eq!(status, StatusCode::CREATED, "{ev}");
+    for reason in ["Killed", "Pulled", "Started"] {
+        ev["reason"] = json!(reason);
+        let (status, body) = server.put(&format!("{EVENTS}/w1"), &ev);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ev = body;
+    }
+    let events = watch.take_events(3);
     let types: Vec<&str> = events
         .iter()
         .map(|e| e["type"].as_str().unwrap_or(""))
@@ -192,12 +150,13 @@ fn a_watch_on_a_declared_field_sees_objects_leave_and_enter() {
     assert_eq!(events[1]["object"]["reason"], "Started", "{events:?}");
     assert_eq!(events[2]["object"]["reason"], "Started", "{events:?}");
 
-    // A watch from the current state (initial ADDED events) filters too.
-    let initial = collect(
-        &server,
-        &format!("{EVENTS}?watch=true&timeoutSeconds=1&fieldSelector=reason%3DKilled"),
-        1,
-    );
+    // A watch from the current state (initial ADDED events) filters too:
+    // nothing until it ends (after the shortest timeout, 1 s).
+    let initial = server
+        .watch(&format!(
+            "{EVENTS}?watch=true&timeoutSeconds=1&fieldSelector=reason%3DKilled"
+        ))
+        .until_end();
     assert!(initial.is_empty(), "{initial:?}");
 }
 
@@ -238,15 +197,7 @@ fn kubectl_and_python_select_on_declared_fields() {
             bin.tag
         );
     }
-    if python_client_available() {
-        let out = run_python(&server, "field_selector.py", &[]);
-        assert!(
-            out.ok().lines().any(|l| l.trim() == "OK"),
-            "{}\n{}",
-            out.stdout,
-            out.stderr
-        );
-    }
+    run_python_checks(&server, "field_selector.py");
 }
 
 const SHIRTS: &str = r#"
@@ -279,32 +230,13 @@ spec:
               weight: {type: number}
 "#;
 
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn custom_resources_select_on_their_selectable_fields() {
     let server = Server::start();
-    let bin = kubectl_bins()
-        .into_iter()
-        .next()
-        .expect("a kubectl binary is available");
-    let k = server.kubectl(&bin);
-    let file = server.write_file("shirts.yaml", SHIRTS);
-    k.run(&["apply", "-f", file.to_str().expect("utf-8 path")])
-        .ok();
+    let k = first_kubectl(&server);
+    k.apply_yaml(&server, "shirts", SHIRTS);
     let base = "/apis/example.com/v1/namespaces/default/shirts";
-    eventually("shirts to be served", || {
-        server.get(base).0 == StatusCode::OK
-    });
+    server.wait_served(base);
     for (name, color, size, branded) in [
         ("t1", "red", 1, true),
         ("t2", "blue", 2, false),

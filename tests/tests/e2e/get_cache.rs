@@ -43,7 +43,7 @@ fn gets_by_resource_version(server: &Server) {
 
 #[test]
 fn get_with_resource_version() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     gets_by_resource_version(&server);
 }
 

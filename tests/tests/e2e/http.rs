@@ -1,20 +1,16 @@
 //! Raw HTTP checks of behaviours clients rely on (status codes, `Status`
 //! bodies, list metadata, watch framing).
 
-use std::io::{BufRead, BufReader};
-use std::thread;
-use std::time::Duration;
-
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::harness::{Server, assert_status, configmap, http_client, into_json};
+use crate::harness::{Server, Watch, assert_status, configmap, has_event, into_json};
 
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
 
 #[test]
 fn post_without_content_type_is_json() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let body = configmap("default", "no-ctype", &[("a", "b")]).to_string();
     let r = server
         .http()
@@ -36,7 +32,7 @@ fn post_without_content_type_is_json() {
 
 #[test]
 fn malformed_json_is_bad_request() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let r = server
         .http()
         .post(server.at(CMS))
@@ -50,7 +46,7 @@ fn malformed_json_is_bad_request() {
 
 #[test]
 fn oversized_body_is_413() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let big = "x".repeat(3 * 1024 * 1024 + 1024);
     let body = configmap("default", "big", &[("blob", &big)]).to_string();
     let r = server
@@ -74,7 +70,7 @@ fn oversized_body_is_413() {
 
 #[test]
 fn put_name_mismatch_is_bad_request() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "a", &[("k", "v")]);
     let (status, body) = server.put(
         &format!("{CMS}/a"),
@@ -90,7 +86,7 @@ fn put_name_mismatch_is_bad_request() {
 
 #[test]
 pub(crate) fn put_with_stale_resource_version_conflicts() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let created = server.create_configmap("default", "x", &[("k", "v1")]);
     let rv1 = created["metadata"]["resourceVersion"]
         .as_str()
@@ -126,7 +122,7 @@ pub(crate) fn put_with_stale_resource_version_conflicts() {
 
 #[test]
 fn unknown_resource_is_404_status() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (status, body) = server.get("/api/v1/namespaces/default/widgets");
     assert_status(status, &body, 404, "NotFound");
 
@@ -139,7 +135,7 @@ fn unknown_resource_is_404_status() {
 
 #[test]
 pub(crate) fn write_into_missing_namespace_is_404() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (status, body) = server.post(
         "/api/v1/namespaces/nope/configmaps",
         &configmap("nope", "c", &[]),
@@ -150,7 +146,7 @@ pub(crate) fn write_into_missing_namespace_is_404() {
 
 #[test]
 fn version_with_and_without_slash() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     for path in ["/version", "/version/"] {
         let (status, v) = server.get(path);
         assert_eq!(status, StatusCode::OK, "{path}: {v}");
@@ -170,7 +166,7 @@ fn version_with_and_without_slash() {
 
 #[test]
 pub(crate) fn lists_carry_resource_version() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "listed", &[("a", "b")]);
     let (status, list) = server.get(CMS);
     assert_eq!(status, StatusCode::OK, "{list}");
@@ -210,52 +206,26 @@ pub(crate) fn lists_carry_resource_version() {
     }
 }
 
-/// GETs a watch URL and returns its events (one JSON object per line) once
-/// the server ends the stream.
-fn watch_events(server: &Server, query: &str) -> Vec<Value> {
-    let r = http_client(Duration::from_secs(20))
-        .get(server.at(&format!("{CMS}?{query}")))
-        .send()
-        .expect("watch GET");
-    assert_eq!(r.status(), StatusCode::OK, "watch ?{query}");
-    let ctype = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+/// Opens a watch of ConfigMaps in `default` (`query` after `?`) and checks
+/// its Content-Type.
+fn open_watch(server: &Server, query: &str) -> Watch {
+    let w = server.watch(&format!("{CMS}?{query}"));
     assert!(
-        ctype.starts_with("application/json"),
-        "watch Content-Type: {ctype:?}"
+        w.content_type().starts_with("application/json"),
+        "watch Content-Type: {:?}",
+        w.content_type()
     );
-    let mut events = Vec::new();
-    for line in BufReader::new(r).lines() {
-        let line = line.expect("read watch stream");
-        if line.trim().is_empty() {
-            continue;
-        }
-        let ev: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("watch line is not one JSON object ({e}): {line}"));
-        assert!(ev["type"].is_string(), "event without type: {ev}");
-        assert!(ev["object"].is_object(), "event without object: {ev}");
-        events.push(ev);
-    }
-    events
-}
-
-fn has_event(events: &[Value], typ: &str, name: &str) -> bool {
-    events
-        .iter()
-        .any(|e| e["type"] == typ && e["object"]["metadata"]["name"] == name)
+    w
 }
 
 #[test]
 pub(crate) fn watch_streams_json_lines() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "w1", &[("a", "1")]);
 
-    // Without resourceVersion: synthetic ADDED for what exists.
-    let events = watch_events(&server, "watch=true&timeoutSeconds=2");
+    // Without resourceVersion: synthetic ADDED for what exists; the server
+    // ends the stream after timeoutSeconds (the shortest, 1 s).
+    let events = open_watch(&server, "watch=true&timeoutSeconds=1").until_end();
     assert!(has_event(&events, "ADDED", "w1"), "{events:?}");
 
     // From the list's resourceVersion: only what happens afterwards.
@@ -264,17 +234,15 @@ pub(crate) fn watch_streams_json_lines() {
         .as_str()
         .expect("list resourceVersion")
         .to_string();
-    let events = thread::scope(|s| {
-        let watcher = s.spawn(|| {
-            watch_events(
-                &server,
-                &format!("watch=true&timeoutSeconds=3&resourceVersion={rv}"),
-            )
-        });
-        thread::sleep(Duration::from_millis(500));
-        server.create_configmap("default", "w2", &[("b", "2")]);
-        watcher.join().expect("watcher thread")
-    });
+    let mut watch = open_watch(
+        &server,
+        &format!("watch=true&timeoutSeconds=30&resourceVersion={rv}"),
+    );
+    server.create_configmap("default", "w2", &[("b", "2")]);
+    // A last change: events come in resourceVersion order, so anything the
+    // watch would wrongly replay comes before it.
+    server.create_configmap("default", "w3", &[("c", "3")]);
+    let events = watch.events_until(|e| e["object"]["metadata"]["name"] == "w3");
     assert!(has_event(&events, "ADDED", "w2"), "{events:?}");
     assert!(
         !has_event(&events, "ADDED", "w1"),
@@ -290,46 +258,24 @@ pub(crate) fn watch_streams_json_lines() {
 
 #[test]
 fn watch_list_needs_resource_version_match() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "initial", &[("a", "1")]);
 
     let (status, body) = server.get(&format!("{CMS}?watch=true&sendInitialEvents=true"));
     assert_status(status, &body, 422, "Invalid");
 
-    let r = http_client(Duration::from_secs(20))
-        .get(server.at(&format!(
-            "{CMS}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan\
-             &allowWatchBookmarks=true&timeoutSeconds=2"
-        )))
-        .send()
-        .expect("watch-list GET");
-    if r.status() == StatusCode::UNPROCESSABLE_ENTITY {
-        // Watch-list not implemented: rejecting it (so clients fall back to
-        // LIST+WATCH) is the correct answer.
-        let (status, body) = into_json(r);
-        assert_status(status, &body, 422, "Invalid");
-        eprintln!("note: watch-list is rejected with 422 (not implemented)");
-        return;
-    }
-    assert_eq!(
-        r.status(),
-        StatusCode::OK,
-        "watch-list should be 200 or 422"
-    );
-    let mut events = Vec::new();
-    for line in BufReader::new(r).lines() {
-        let line = line.expect("read watch stream");
-        if !line.trim().is_empty() {
-            events.push(serde_json::from_str::<Value>(&line).expect("JSON event"));
-        }
-    }
-    let end = events
-        .iter()
-        .position(|e| {
-            e["type"] == "BOOKMARK"
-                && e["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"] == "true"
-        })
-        .unwrap_or_else(|| panic!("no initial-events-end BOOKMARK: {events:?}"));
+    // A watch-list: the initial state as ADDED events, then a BOOKMARK
+    // marking their end.
+    let events = open_watch(
+        &server,
+        "watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan\
+         &allowWatchBookmarks=true&timeoutSeconds=30",
+    )
+    .events_until(|e| {
+        e["type"] == "BOOKMARK"
+            && e["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"] == "true"
+    });
+    let end = events.len() - 1;
     assert!(
         has_event(&events[..end], "ADDED", "initial"),
         "ADDED before the bookmark: {events:?}"

@@ -28,7 +28,7 @@ async fn client(server: &Server) -> Client {
 
 #[test]
 fn kube_rs_patch_apply_and_merge() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     runtime().block_on(async {
         let client = client(&server).await;
         let cms: Api<ConfigMap> = Api::namespaced(client, "default");

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -12,7 +11,7 @@ use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube_runtime::watcher::{self, Event};
 use kube_runtime::{WatchStreamExt, reflector};
 
-use crate::harness::Server;
+use crate::harness::{EVENT_TIMEOUT, Server, wait_until};
 
 fn cm(name: &str, value: &str) -> ConfigMap {
     ConfigMap {
@@ -55,18 +54,11 @@ fn expect(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 #[track_caller]
 fn wait_for(what: &str, reader: &reflector::Store<ConfigMap>, want: &BTreeMap<String, String>) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let have = cached(reader);
-        if &have == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the reflector holds {have:?}, expected {want:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        &format!("{what}: the reflector to hold {want:?}"),
+        EVENT_TIMEOUT,
+        || &cached(reader) == want,
+    );
 }
 
 #[test]
@@ -156,19 +148,14 @@ fn kube_rs_watcher_and_reflector_follow_changes_and_a_restart() {
     wait_for("update after the restart", &reader, &expect(&[("c", "3")]));
 
     // The plain watcher saw every change (as events, or in a relist after the restart).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    wait_until("the watcher to yield every change", EVENT_TIMEOUT, || {
         let log = events.lock().unwrap().clone();
         let has = |s: &str| log.iter().any(|l| l == s);
         let saw_c = has("apply c") || has("init c");
         // Deleted as an event, or absent from a relist made after its delete.
         let a_gone = has("delete a") || has("init c");
-        if has("init a") && has("apply b") && has("apply a") && has("delete b") && saw_c && a_gone {
-            break;
-        }
-        assert!(Instant::now() < deadline, "watcher events: {log:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        has("init a") && has("apply b") && has("apply a") && has("delete b") && saw_c && a_gone
+    });
     drop(rt);
 }
 

@@ -7,47 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Kubectl, Server, kubectl_bins, parse_table};
-
-/// Runs `f` once per kubectl binary against one server.
-fn for_each_kubectl(f: impl Fn(&Server, &Kubectl)) {
-    let server = Server::start();
-    for bin in kubectl_bins() {
-        let k = server.kubectl(&bin);
-        eprintln!("=== kubectl[{}] = {}", bin.tag, bin.path.display());
-        f(&server, &k);
-    }
-}
+use crate::harness::{assert_contains, for_each_kubectl, parse_table};
 
 fn configmap_yaml(ns: &str, name: &str, data: &[(&str, &str)]) -> String {
-    let mut s = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {ns}\ndata:\n"
-    );
-    for (k, v) in data {
-        s.push_str(&format!("  {k}: \"{v}\"\n"));
-    }
-    s
-}
-
-fn get_json(k: &Kubectl, args: &[&str]) -> Value {
-    let mut all = vec!["get"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["-o", "json"]);
-    let out = k.run(&all);
-    serde_json::from_str(out.ok()).unwrap_or_else(|e| {
-        panic!(
-            "`{}` printed invalid JSON ({e}):\n{}",
-            out.cmdline, out.stdout
-        )
-    })
-}
-
-#[track_caller]
-fn assert_contains(haystack: &str, needle: &str, what: &str) {
-    assert!(
-        haystack.contains(needle),
-        "{what}: expected to contain {needle:?}, got:\n{haystack}"
-    );
+    crate::harness::configmap_yaml(ns, name, &[], data)
 }
 
 #[test]
@@ -148,11 +111,11 @@ fn create_namespace_then_configmap_from_files() {
         let out = k.run(&["create", "-f", cm_path]);
         assert_contains(out.ok(), "configmap/settings created", "create cm");
 
-        let cm = get_json(k, &["cm", "settings", "-n", &ns]);
+        let cm = k.json(&["get", "cm", "settings", "-n", &ns]);
         assert_eq!(cm["data"]["color"], "blue", "{cm}");
         assert_eq!(cm["metadata"]["namespace"], ns.as_str(), "{cm}");
 
-        let ns_obj = get_json(k, &["namespace", &ns]);
+        let ns_obj = k.json(&["get", "namespace", &ns]);
         assert_eq!(ns_obj["metadata"]["name"], ns.as_str(), "{ns_obj}");
         assert_eq!(ns_obj["status"]["phase"], "Active", "{ns_obj}");
 
@@ -184,7 +147,7 @@ fn apply_creates_with_last_applied_annotation() {
             "first apply",
         );
 
-        let cm = get_json(k, &["cm", &name]);
+        let cm = k.json(&["get", "cm", &name]);
         assert_eq!(cm["data"]["k"], "v1", "{cm}");
         let last =
             cm["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
@@ -238,7 +201,7 @@ fn get_table_json_and_yaml() {
             assert_eq!(typed.metadata.name.as_deref(), Some(name.as_str()));
         };
 
-        let as_json = get_json(k, &["cm", &name]);
+        let as_json = k.json(&["get", "cm", &name]);
         check(&as_json, "-o json");
 
         let out = k.run(&["get", "cm", &name, "-o", "yaml"]);
@@ -265,7 +228,7 @@ pub(crate) fn label_replace_delete() {
 
         let out = k.run(&["label", "cm", &name, "a=b"]);
         assert_contains(out.ok(), &format!("configmap/{name} labeled"), "label");
-        let cm = get_json(k, &["cm", &name]);
+        let cm = k.json(&["get", "cm", &name]);
         assert_eq!(cm["metadata"]["labels"]["a"], "b", "{cm}");
 
         server.write_file(
@@ -274,7 +237,7 @@ pub(crate) fn label_replace_delete() {
         );
         let out = k.run(&["replace", "-f", path]);
         assert_contains(out.ok(), &format!("configmap/{name} replaced"), "replace");
-        let replaced = get_json(k, &["cm", &name]);
+        let replaced = k.json(&["get", "cm", &name]);
         assert_eq!(replaced["data"]["k"], "after", "{replaced}");
         assert_eq!(
             replaced["metadata"]["uid"], cm["metadata"]["uid"],
@@ -381,7 +344,7 @@ fn error_messages() {
             "delete ns default",
         );
         // And it is still there.
-        let ns = get_json(k, &["namespace", "default"]);
+        let ns = k.json(&["get", "namespace", "default"]);
         assert_eq!(ns["metadata"]["name"], "default", "{ns}");
     });
 }

@@ -4,46 +4,15 @@
 //! works in a namespace of its own per binary and asserts on what kubectl
 //! prints, as it prints it against kube-apiserver.
 
-use std::path::Path;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Kubectl, Server, into_json, kubectl_bins, parse_table};
-
-/// Runs `f` once per kubectl binary against one server, in a namespace
-/// `<prefix>-<tag>` created first.
-fn for_each_kubectl(prefix: &str, f: impl Fn(&Server, &Kubectl, &str)) {
-    let server = Server::start();
-    for bin in kubectl_bins() {
-        let k = server.kubectl(&bin);
-        eprintln!("=== kubectl[{}] = {}", bin.tag, bin.path.display());
-        let ns = format!("{prefix}-{}", bin.tag);
-        k.run(&["create", "namespace", &ns]).ok();
-        f(&server, &k, &ns);
-    }
-}
-
-#[track_caller]
-fn assert_contains(haystack: &str, needle: &str, what: &str) {
-    assert!(
-        haystack.contains(needle),
-        "{what}: expected to contain {needle:?}, got:\n{haystack}"
-    );
-}
-
-fn json_of(k: &Kubectl, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["-o", "json"]);
-    let out = k.run(&all);
-    serde_json::from_str(out.ok()).unwrap_or_else(|e| {
-        panic!(
-            "`{}` printed invalid JSON ({e}):\n{}",
-            out.cmdline, out.stdout
-        )
-    })
-}
+use crate::harness::{
+    Server, assert_contains, for_each_kubectl_in_namespace as for_each_kubectl, into_json,
+    kubectl_bins, parse_table, testdata,
+};
 
 fn headers(table: &str) -> Vec<&str> {
     table
@@ -54,12 +23,6 @@ fn headers(table: &str) -> Vec<&str> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect()
-}
-
-fn apply(server: &Server, k: &Kubectl, name: &str, yaml: &str) -> String {
-    let file = server.write_file(&format!("{name}-{}.yaml", k.tag()), yaml);
-    let out = k.run(&["apply", "-f", file.to_str().expect("utf-8 path")]);
-    out.ok().to_string()
 }
 
 fn core_event(ns: &str, name: &str, target: (&str, &str, &str)) -> String {
@@ -89,22 +52,18 @@ fn describe_builtin_kinds_with_events() {
         ])
         .ok();
         k.run(&["create", "sa", "robot", "-n", ns]).ok();
-        apply(
-            server,
-            k,
-            "lease",
+        k.apply_yaml(server, "lease",
             &format!(
                 "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {{name: lock, namespace: {ns}}}\n\
                  spec: {{holderIdentity: me, leaseDurationSeconds: 15}}\n"
             ),
         );
-        let uid = json_of(k, &["get", "cm", "app", "-n", ns])["metadata"]["uid"]
+        let uid = k.json(&["get", "cm", "app", "-n", ns])["metadata"]["uid"]
             .as_str()
             .expect("uid")
             .to_string();
-        apply(
+        k.apply_yaml(
             server,
-            k,
             "ev",
             &core_event(ns, "app.1", ("ConfigMap", "app", &uid)),
         );
@@ -143,7 +102,7 @@ fn describe_builtin_kinds_with_events() {
             .to_string();
         assert_contains(&text, "Holder Identity:         me", "describe lease");
         assert!(!text.contains("Generation"), "describe lease:\n{text}");
-        let cm = json_of(k, &["get", "cm", "app", "-n", ns]);
+        let cm = k.json(&["get", "cm", "app", "-n", ns]);
         assert!(cm["metadata"].get("generation").is_none(), "{cm}");
 
         // A namespace is labelled with its name; describe shows it.
@@ -154,7 +113,7 @@ fn describe_builtin_kinds_with_events() {
             "describe ns",
         );
         assert_contains(&text, "Status:       Active", "describe ns");
-        let namespace = json_of(k, &["get", "ns", ns]);
+        let namespace = k.json(&["get", "ns", ns]);
         assert!(
             namespace["metadata"].get("generation").is_none(),
             "{namespace}"
@@ -172,16 +131,12 @@ fn describe_builtin_kinds_with_events() {
 fn get_events_table_and_event_commands() {
     for_each_kubectl("events", |server, k, ns| {
         k.run(&["create", "cm", "app", "-n", ns]).ok();
-        apply(
+        k.apply_yaml(
             server,
-            k,
             "ev1",
             &core_event(ns, "app.1", ("ConfigMap", "app", "u-1")),
         );
-        apply(
-            server,
-            k,
-            "ev2",
+        k.apply_yaml(server, "ev2",
             &format!(
                 "apiVersion: v1\nkind: Event\nmetadata: {{name: lock.2, namespace: {ns}}}\n\
                  involvedObject: {{apiVersion: coordination.k8s.io/v1, kind: Lease, name: lock, namespace: {ns}}}\n\
@@ -431,8 +386,8 @@ fn get_output_options() {
             "get all",
         );
 
-        // A brief watch with event types.
-        let mut watch = k.spawn(&[
+        // A brief watch with event types, set up before the changes.
+        let mut watch = k.spawn_watching(&[
             "get",
             "cm",
             "-n",
@@ -443,7 +398,6 @@ fn get_output_options() {
             "w=1",
             "--request-timeout=30s",
         ]);
-        std::thread::sleep(Duration::from_millis(500));
         let _ = server;
         k.run(&["create", "cm", "watched", "-n", ns]).ok();
         k.run(&["label", "cm", "watched", "-n", ns, "w=1"]).ok();
@@ -483,7 +437,7 @@ fn delete_and_wait_variants() {
             "(server dry run)",
             "delete --all --dry-run=server",
         );
-        let kept = json_of(k, &["get", "cm", "kept", "-n", ns]);
+        let kept = k.json(&["get", "cm", "kept", "-n", ns]);
         assert!(
             kept["metadata"].get("deletionTimestamp").is_none(),
             "{kept}"
@@ -537,21 +491,19 @@ fn delete_and_wait_variants() {
         }
 
         // An object with a finalizer stays, marked for deletion.
-        apply(
-            server,
-            k,
-            "held",
+        k.apply_yaml(server, "held",
             &format!(
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: held, namespace: {ns}, finalizers: [example.com/hold]}}\n"
             ),
         );
         k.run(&["delete", "cm", "held", "-n", ns, "--wait=false"])
             .ok();
-        let held = json_of(k, &["get", "cm", "held", "-n", ns]);
+        let held = k.json(&["get", "cm", "held", "-n", ns]);
         assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
-        // `wait --for=delete` ends when the finalizer is removed.
-        let mut waiter = k.spawn(&["wait", "--for=delete", "cm/held", "-n", ns, "--timeout=30s"]);
-        std::thread::sleep(Duration::from_millis(500));
+        // `wait --for=delete` ends when the finalizer is removed (once its
+        // watch is set up).
+        let mut waiter =
+            k.spawn_watching(&["wait", "--for=delete", "cm/held", "-n", ns, "--timeout=30s"]);
         k.run(&[
             "patch",
             "cm",
@@ -622,7 +574,7 @@ fn label_annotate_replace_force() {
         assert_contains(out.ok(), "configmap/app labeled", "label --overwrite");
         let out = k.run(&["label", "cm", "app", "-n", ns, "tier-"]);
         assert_contains(out.ok(), "configmap/app unlabeled", "label key-");
-        let cm = json_of(k, &["get", "cm", "app", "-n", ns]);
+        let cm = k.json(&["get", "cm", "app", "-n", ns]);
         assert!(cm["metadata"]["labels"].get("tier").is_none(), "{cm}");
 
         k.run(&["annotate", "cm", "app", "-n", ns, "note=1"]).ok();
@@ -630,7 +582,7 @@ fn label_annotate_replace_force() {
         assert_contains(out.fails(), "'note' already has a value (1)", "annotate");
         k.run(&["annotate", "cm", "app", "-n", ns, "note=2", "--overwrite"])
             .ok();
-        let cm = json_of(k, &["get", "cm", "app", "-n", ns]);
+        let cm = k.json(&["get", "cm", "app", "-n", ns]);
         assert_eq!(cm["metadata"]["annotations"]["note"], "2", "{cm}");
 
         // `apply --prune` needs an allowlist: kubectl's default one names
@@ -683,7 +635,7 @@ fn label_annotate_replace_force() {
         let text = out.ok();
         assert_contains(text, "configmap \"app\" deleted", "replace --force");
         assert_contains(text, "configmap/app replaced", "replace --force");
-        let new = json_of(k, &["get", "cm", "app", "-n", ns]);
+        let new = k.json(&["get", "cm", "app", "-n", ns]);
         assert_eq!(new["data"]["k"], "w", "{new}");
         assert_ne!(
             new["metadata"]["uid"], cm["metadata"]["uid"],
@@ -694,9 +646,8 @@ fn label_annotate_replace_force() {
 
 #[test]
 fn custom_resources_categories_and_crd_columns() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
-    let crds = shared.join("crds/gateway-api");
-    let example = shared.join("examples/gateway-api/valid/basic-http.yaml");
+    let crds = testdata().join("crds/gateway-api");
+    let example = testdata().join("examples/gateway-api/valid/basic-http.yaml");
     let example = example.to_str().expect("utf-8 path");
     let server = Server::start();
     for bin in kubectl_bins() {
@@ -792,7 +743,7 @@ fn custom_resources_categories_and_crd_columns() {
         k.run(&["create", "-f", file.to_str().expect("utf-8 path")])
             .ok();
         k.run(&["delete", "gateway", &held, "--wait=false"]).ok();
-        let gw = json_of(&k, &["get", "gateway", &held]);
+        let gw = k.json(&["get", "gateway", &held]);
         assert_eq!(gw["metadata"]["generation"], 2, "{gw}");
         assert!(gw["metadata"]["deletionTimestamp"].is_string(), "{gw}");
         k.run(&[
@@ -901,16 +852,15 @@ fn discovery_raw_paths_and_tokens() {
 #[test]
 fn secret_string_data_and_immutable_configmaps() {
     for_each_kubectl("data", |server, k, ns| {
-        apply(
+        k.apply_yaml(
             server,
-            k,
             "sd",
             &format!(
                 "apiVersion: v1\nkind: Secret\nmetadata: {{name: sd, namespace: {ns}}}\n\
                  stringData: {{user: admin}}\ndata: {{pw: cHc=}}\n"
             ),
         );
-        let s = json_of(k, &["get", "secret", "sd", "-n", ns]);
+        let s = k.json(&["get", "secret", "sd", "-n", ns]);
         assert_eq!(s["data"], json!({"pw": "cHc=", "user": "YWRtaW4="}), "{s}");
         assert!(
             s.get("stringData").is_none(),
@@ -922,9 +872,8 @@ fn secret_string_data_and_immutable_configmaps() {
             .to_string();
         assert_contains(&text, "user:  5 bytes", "describe secret");
 
-        apply(
+        k.apply_yaml(
             server,
-            k,
             "imm",
             &format!(
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: imm, namespace: {ns}}}\n\

@@ -4,30 +4,17 @@
 //! all namespaces.
 
 use std::collections::BTreeSet;
-use std::thread;
-use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::harness::{Server, assert_status};
+use crate::compaction::{COMPACTED_TIMEOUT, COMPACTION_INTERVAL};
+use crate::harness::{Server, assert_status, names, wait_until};
 
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
 
-fn names(list: &Value) -> Vec<String> {
-    list["items"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|o| o["metadata"]["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn pages_cover_the_collection_once_and_keep_the_first_resource_version() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     for i in 0..7 {
         server.create_configmap("default", &format!("p{i}"), &[]);
     }
@@ -50,7 +37,7 @@ fn pages_cover_the_collection_once_and_keep_the_first_resource_version() {
 
 #[test]
 fn expired_continue_offers_an_inconsistent_token() {
-    let server = Server::start_args(&["--compaction-interval", "500ms"]);
+    let server = Server::start_args(&["--compaction-interval", COMPACTION_INTERVAL]);
     for i in 0..3 {
         server.create_configmap("default", &format!("e{i}"), &[]);
     }
@@ -59,17 +46,18 @@ fn expired_continue_offers_an_inconsistent_token() {
         .as_str()
         .expect("a continue token")
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let expired = loop {
-        server.create_configmap("kube-system", &format!("t{}", rand_suffix()), &[]);
+    let mut tick = 0;
+    let mut expired = serde_json::Value::Null;
+    wait_until("the continue token to expire", COMPACTED_TIMEOUT, || {
+        tick += 1;
+        server.create_configmap("kube-system", &format!("t{tick}"), &[]);
         let (status, body) = server.get(&format!("{CMS}?limit=1&continue={token}"));
-        if status == StatusCode::GONE {
-            break body;
+        if status != StatusCode::GONE {
+            assert_eq!(status, StatusCode::OK, "{body}");
         }
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert!(Instant::now() < deadline, "the token never expired");
-        thread::sleep(Duration::from_millis(250));
-    };
+        expired = body;
+        status == StatusCode::GONE
+    });
     assert_status(StatusCode::GONE, &expired, 410, "Expired");
     let msg = expired["message"].as_str().unwrap_or_default();
     assert!(
@@ -85,16 +73,9 @@ fn expired_continue_offers_an_inconsistent_token() {
     assert_eq!(names(&rest), ["e1", "e2"]);
 }
 
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
 #[test]
 fn resource_version_and_match() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let cm = server.create_configmap("default", "rv", &[]);
     let rv = cm["metadata"]["resourceVersion"]
         .as_str()
@@ -124,7 +105,7 @@ fn resource_version_and_match() {
 
 #[test]
 fn selectors_and_all_namespaces() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let mk = |ns: &str, name: &str, app: &str| {
         let mut cm = crate::harness::configmap(ns, name, &[]);
         cm["metadata"]["labels"] = serde_json::json!({"app": app, "tier": "x"});

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Server, assert_status, on_etcd};
+use crate::compaction::{COMPACTED_TIMEOUT, COMPACTION_INTERVAL};
+use crate::harness::{Server, assert_status, on_etcd, wait_until};
 
 const CMS: &str = "/api/v1/namespaces/snap/configmaps";
 
@@ -49,13 +50,8 @@ fn pages_are_a_snapshot(server: &Server) {
     c3["data"]["v"] = json!("new");
     let (status, body) = server.put(&format!("{CMS}/c3"), &c3);
     assert_eq!(status, StatusCode::OK, "{body}");
-    let status = server
-        .http()
-        .delete(server.at(&format!("{CMS}/c4")))
-        .send()
-        .expect("DELETE")
-        .status();
-    assert_eq!(status, StatusCode::OK);
+    let (status, body) = server.delete(&format!("{CMS}/c4"));
+    assert_eq!(status, StatusCode::OK, "{body}");
     server.create_configmap("snap", "c9", &[("v", "new")]);
     server.create_configmap("snap", "c2a", &[("v", "new")]);
     let (_, mut c0) = server.get(&format!("{CMS}/c0"));
@@ -97,7 +93,7 @@ fn pages_are_a_snapshot(server: &Server) {
 
 #[test]
 fn pages_after_the_first_read_its_snapshot() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     pages_are_a_snapshot(&server);
 }
 
@@ -111,7 +107,7 @@ fn pages_after_the_first_read_its_snapshot_on_etcd() {
 
 #[test]
 fn exact_list_at_a_compacted_revision_is_expired() {
-    let server = Server::start_args(&["--compaction-interval", "500ms"]);
+    let server = Server::start_args(&["--compaction-interval", COMPACTION_INTERVAL]);
     let cm = server.create_configmap("default", "x0", &[]);
     let rv = cm["metadata"]["resourceVersion"]
         .as_str()
@@ -120,21 +116,24 @@ fn exact_list_at_a_compacted_revision_is_expired() {
     let query = format!(
         "/api/v1/namespaces/default/configmaps?resourceVersion={rv}&resourceVersionMatch=Exact"
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut n = 0;
-    let body = loop {
-        n += 1;
-        server.create_configmap("default", &format!("x{n}"), &[]);
-        let (status, body) = server.get(&query);
-        if status == StatusCode::GONE {
-            break body;
-        }
-        // Until compaction passes it, the list is the one at `rv`.
-        assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{body}");
-        assert!(std::time::Instant::now() < deadline, "never compacted");
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    };
+    let mut body = Value::Null;
+    wait_until(
+        &format!("revision {rv} to be compacted"),
+        COMPACTED_TIMEOUT,
+        || {
+            n += 1;
+            server.create_configmap("default", &format!("x{n}"), &[]);
+            let (status, list) = server.get(&query);
+            if status != StatusCode::GONE {
+                // Until compaction passes it, the list is the one at `rv`.
+                assert_eq!(status, StatusCode::OK, "{list}");
+                assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+            }
+            body = list;
+            status == StatusCode::GONE
+        },
+    );
     assert_status(StatusCode::GONE, &body, 410, "Expired");
     assert_eq!(
         body["message"],

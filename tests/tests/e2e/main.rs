@@ -6,6 +6,7 @@ mod harness;
 
 mod accept_and_defaults;
 mod auth;
+mod ci_command;
 mod client;
 mod compaction;
 mod crd;
@@ -24,6 +25,7 @@ mod kubectl;
 mod kubectl_sweep;
 mod list;
 mod list_snapshot;
+mod load_wire;
 mod managed_fields;
 mod no_protoc;
 mod openapi;

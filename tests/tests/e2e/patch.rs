@@ -8,47 +8,18 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Kubectl, Server, assert_status, kubectl_bins, python_client_available, run_python,
+    Server, assert_contains, assert_status, for_each_kubectl, into_json, run_python_checks,
 };
 
-fn for_each_kubectl(f: impl Fn(&Server, &Kubectl)) {
-    let server = Server::start();
-    for bin in kubectl_bins() {
-        let k = server.kubectl(&bin);
-        eprintln!("=== kubectl[{}] = {}", bin.tag, bin.path.display());
-        f(&server, &k);
-    }
-}
-
+/// A ConfigMap manifest in `default`.
 fn configmap_yaml(name: &str, labels: &[(&str, &str)], data: &[(&str, &str)]) -> String {
-    let mut s = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: default\n"
-    );
-    if !labels.is_empty() {
-        s.push_str("  labels:\n");
-        for (k, v) in labels {
-            s.push_str(&format!("    {k}: \"{v}\"\n"));
-        }
-    }
-    s.push_str("data:\n");
-    for (k, v) in data {
-        s.push_str(&format!("  {k}: \"{v}\"\n"));
-    }
-    s
+    crate::harness::configmap_yaml("default", name, labels, data)
 }
 
 fn get_cm(server: &Server, name: &str) -> Value {
     let (status, cm) = server.get(&format!("/api/v1/namespaces/default/configmaps/{name}"));
     assert_eq!(status, StatusCode::OK, "get {name}: {cm}");
     cm
-}
-
-#[track_caller]
-fn assert_contains(haystack: &str, needle: &str, what: &str) {
-    assert!(
-        haystack.contains(needle),
-        "{what}: expected to contain {needle:?}, got:\n{haystack}"
-    );
 }
 
 #[test]
@@ -248,7 +219,7 @@ fn kubectl_edit_with_scripted_editor() {
 
 #[test]
 fn patch_errors_over_http() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "errs", &[("a", "1")]);
     let url = server.at("/api/v1/namespaces/default/configmaps/errs");
     let send = |ct: &str, body: &str| {
@@ -259,7 +230,7 @@ fn patch_errors_over_http() {
             .body(body.to_string())
             .send()
             .expect("PATCH");
-        crate::harness::into_json(r)
+        into_json(r)
     };
     let (s, b) = send(
         "application/strategic-merge-patch+json",
@@ -308,7 +279,7 @@ fn patch_errors_over_http() {
         .body(r#"{"data":{"b":"2"}}"#)
         .send()
         .expect("PATCH");
-    let (s, b) = crate::harness::into_json(r);
+    let (s, b) = into_json(r);
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["data"], json!({"a": "1", "b": "2"}));
     assert_eq!(get_cm(&server, "errs")["data"], json!({"a": "1"}));
@@ -316,17 +287,7 @@ fn patch_errors_over_http() {
 
 #[test]
 fn python_patch_namespaced_config_map() {
-    if !python_client_available() {
-        return;
-    }
-    let server = Server::start();
-    let out = run_python(&server, "patch_configmap.py", &[]);
-    let stdout = out.ok();
-    assert!(
-        stdout.lines().any(|l| l.trim() == "OK"),
-        "patch_configmap.py did not finish:\n{stdout}\n{}",
-        out.stderr
-    );
+    run_python_checks(&Server::start(), "patch_configmap.py");
 }
 
 fn managers(cm: &Value) -> Vec<(String, String)> {
@@ -465,7 +426,7 @@ fn client_side_then_server_side_apply_migrates() {
 
 #[test]
 fn updates_record_their_manager() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (s, cm) = server.post(
         "/api/v1/namespaces/default/configmaps?fieldManager=creator",
         &crate::harness::configmap("default", "tracked", &[("a", "1")]),
@@ -489,7 +450,7 @@ fn updates_record_their_manager() {
         .body(r#"{"data":{"a":"2","b":"1"}}"#)
         .send()
         .expect("PATCH");
-    let (s, cm) = crate::harness::into_json(r);
+    let (s, cm) = into_json(r);
     assert_eq!(s, StatusCode::OK, "{cm}");
     // The creator lost `a` but still owns the map itself, as upstream's
     // field manager leaves it.
@@ -523,7 +484,7 @@ fn updates_record_their_manager() {
             .body(body.to_string())
             .send()
             .expect("PATCH");
-        crate::harness::into_json(r)
+        into_json(r)
     };
     let body = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  x: \"1\"\n";
     let (s, b) = apply("", body);
@@ -560,7 +521,7 @@ fn updates_record_their_manager() {
         .body("{}")
         .send()
         .expect("PATCH");
-    let (s, b) = crate::harness::into_json(r);
+    let (s, b) = into_json(r);
     assert_status(s, &b, 422, "Invalid");
 }
 
@@ -593,7 +554,7 @@ fn apply_validate_strict_rejects_misspelt_field() {
 
 #[test]
 fn duplicate_fields_by_field_validation() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let post = |query: &str, ct: &str, body: &str| {
         server
             .http()
@@ -604,7 +565,7 @@ fn duplicate_fields_by_field_validation() {
             .expect("POST")
     };
     let json_body = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup","name":"dup"},"data":{"a":"1","a":"2"}}"#;
-    let (s, b) = crate::harness::into_json(post(
+    let (s, b) = into_json(post(
         "?fieldValidation=Strict",
         "application/json",
         json_body,
@@ -617,7 +578,7 @@ fn duplicate_fields_by_field_validation() {
     );
     let yaml_body =
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dupy\ndata:\n  a: \"1\"\n  a: \"2\"\n";
-    let (s, b) = crate::harness::into_json(post(
+    let (s, b) = into_json(post(
         "?fieldValidation=Strict",
         "application/yaml",
         yaml_body,
@@ -637,7 +598,7 @@ fn duplicate_fields_by_field_validation() {
         .iter()
         .filter_map(|v| v.to_str().ok().map(str::to_string))
         .collect();
-    let (s, b) = crate::harness::into_json(r);
+    let (s, b) = into_json(r);
     assert_eq!(s, StatusCode::CREATED, "{b}");
     assert_eq!(b["data"]["a"], "2");
     assert_eq!(

@@ -14,23 +14,10 @@ use kapi_generated::proto::{self, Message, Unknown};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Kubectl, Server, kubectl_bins};
+use crate::harness::{Server, kubectl_bins};
 
 const PB: &str = "application/vnd.kubernetes.protobuf";
 const PB_JSON: &str = "application/vnd.kubernetes.protobuf, application/json";
-
-fn get_json(k: &Kubectl, args: &[&str]) -> Value {
-    let mut all = vec!["get"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["-o", "json"]);
-    let out = k.run(&all);
-    serde_json::from_str(out.ok()).unwrap_or_else(|e| {
-        panic!(
-            "`{}` printed invalid JSON ({e}):\n{}",
-            out.cmdline, out.stdout
-        )
-    })
-}
 
 #[test]
 fn kubectl_typed_create_commands() {
@@ -74,7 +61,7 @@ fn kubectl_typed_create_commands() {
         let bin = format!("pb-bin-{t}");
         let from_file = format!("--from-file=blob={}", blob.display());
         k.run(&["create", "configmap", &bin, &from_file]).ok();
-        let v = get_json(&k, &["configmap", &bin]);
+        let v = k.json(&["get", "configmap", &bin]);
         assert_eq!(v["binaryData"]["blob"], "AAEC//4=", "{v}");
 
         let sec = format!("pb-secret-{t}");
@@ -86,19 +73,19 @@ fn kubectl_typed_create_commands() {
             "--from-literal=password=hunter2",
         ])
         .ok();
-        let v = get_json(&k, &["secret", &sec]);
+        let v = k.json(&["get", "secret", &sec]);
         // base64("hunter2")
         assert_eq!(v["data"]["password"], "aHVudGVyMg==", "{v}");
 
         let ns = format!("pb-ns-{t}");
         k.run(&["create", "namespace", &ns]).ok();
-        let v = get_json(&k, &["namespace", &ns]);
+        let v = k.json(&["get", "namespace", &ns]);
         assert_eq!(v["metadata"]["name"], ns.as_str());
         assert_eq!(v["status"]["phase"], "Active", "{v}");
 
         let sa = format!("pb-sa-{t}");
         k.run(&["create", "serviceaccount", &sa, "-n", &ns]).ok();
-        let v = get_json(&k, &["serviceaccount", &sa, "-n", &ns]);
+        let v = k.json(&["get", "serviceaccount", &sa, "-n", &ns]);
         assert_eq!(v["metadata"]["namespace"], ns.as_str(), "{v}");
 
         let dry = format!("pb-dry-{t}");
@@ -178,7 +165,7 @@ fn pb_body_of<M: Message>(r: reqwest::blocking::Response, api_version: &str, kin
 
 #[test]
 fn raw_get_list_watch_in_protobuf() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let path = "/api/v1/namespaces/default/configmaps";
     let r = post_pb(
         &server,
@@ -332,7 +319,7 @@ fn frames(mut rest: &[u8]) -> Vec<(String, ConfigMap)> {
 
 #[test]
 fn protobuf_errors_and_crds() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let path = "/api/v1/namespaces/default/configmaps";
 
     // Garbage after the magic, a truncated message, no magic at all: 400, never a crash.
@@ -398,7 +385,7 @@ fn protobuf_errors_and_crds() {
 
 #[test]
 fn update_and_delete_with_protobuf_bodies() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let path = "/api/v1/namespaces/default/configmaps";
     let r = post_pb(
         &server,
@@ -484,7 +471,7 @@ fn lists_both_ways(server: &Server, query: &str) -> (Vec<u8>, Vec<u8>) {
 /// version is a new message.
 #[test]
 fn cached_protobuf_lists_equal_the_converted_json_list() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     for i in 0..5 {
         let v = i.to_string();
         server.create_configmap("default", &format!("cm-{i}"), &[("k", &v), ("x", "y")]);

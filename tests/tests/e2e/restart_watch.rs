@@ -2,15 +2,12 @@
 //! the same port and data directory): the Python client's `watch.Watch`
 //! resuming from its last resourceVersion, and `kubectl get -w`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{Server, kubectl_bins, python_client_available, spawn_python};
+use crate::harness::{Server, kubectl_bins, spawn_python, wait_until};
 
 #[test]
 fn python_watch_resumes_from_resource_version_across_a_restart() {
-    if !python_client_available() {
-        return;
-    }
     let mut server = Server::start();
     server.create_configmap("default", "py-r1", &[("a", "1")]);
     let mut py = spawn_python(&server, "watch_restart.py", &[]);
@@ -58,30 +55,30 @@ fn kubectl_get_watch_across_a_restart() {
         // Either kubectl watches again and prints the new object, or it ends
         // cleanly: client-go's UntilWithoutRetry, which `kubectl get -w`
         // uses, treats a closed watch as the end, against kube-apiserver too.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let outcome = loop {
-            if watch.stdout().lines().any(|l| is_event(l, "ADDED", &after)) {
-                break "re-watched".to_string();
-            }
-            if let Some(status) = watch.try_exit() {
-                std::thread::sleep(Duration::from_millis(200));
-                if watch.stdout().lines().any(|l| is_event(l, "ADDED", &after)) {
-                    break "re-watched".to_string();
-                }
-                assert!(
-                    status.success(),
-                    "kubectl[{tag}] failed after the restart: {status}\n{}",
-                    watch.stderr()
-                );
-                assert_eq!(watch.stderr(), "", "kubectl[{tag}] stderr");
-                break format!("ended cleanly ({status})");
-            }
+        let mut exit = None;
+        let shows_after = |watch: &crate::harness::Background| {
+            watch.stdout().lines().any(|l| is_event(l, "ADDED", &after))
+        };
+        wait_until(
+            &format!("kubectl[{tag}] to print {after} or to end"),
+            Duration::from_secs(30),
+            || {
+                // The exit first: once it is known, the output is complete.
+                exit = watch.try_exit();
+                exit.is_some() || shows_after(&watch)
+            },
+        );
+        let outcome = if shows_after(&watch) {
+            "re-watched".to_string()
+        } else {
+            let status = exit.expect("kubectl ended");
             assert!(
-                Instant::now() < deadline,
-                "kubectl[{tag}] neither printed {after} nor ended:\n{}",
-                watch.stdout()
+                status.success(),
+                "kubectl[{tag}] failed after the restart: {status}\n{}",
+                watch.stderr()
             );
-            std::thread::sleep(Duration::from_millis(20));
+            assert_eq!(watch.stderr(), "", "kubectl[{tag}] stderr");
+            format!("ended cleanly ({status})")
         };
         eprintln!("kubectl[{tag}] across the restart: {outcome}");
         // Watching again (as a user or script re-running it does) shows the

@@ -294,7 +294,7 @@ fn custom_resource_discovery_as_upstream() {
         &crd,
     );
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    crate::harness::wait_for_established(&server, "widgets.example.com");
+    server.wait_served("/apis/example.com/v1/namespaces/default/widgets");
     let data = recorded("discovery");
     let (status, legacy) = server.get("/apis/example.com/v1");
     assert_eq!(status, StatusCode::OK);

@@ -2,64 +2,49 @@
 //! event, a resourceVersion from before the cache started still resumes
 //! (read from storage), selector-filtered watches see objects leave and enter.
 
-use std::io::{BufRead, BufReader};
 use std::thread;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Server, http_client};
+use crate::harness::{Server, Watch, rv_of};
 
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
 
-/// Reads a watch's events until `n` arrived or the watch ends.
-fn collect(server: &Server, query: &str, n: usize) -> Vec<Value> {
-    let r = http_client(Duration::from_secs(30))
-        .get(server.at(&format!("{CMS}?{query}")))
-        .send()
-        .expect("watch GET");
-    assert_eq!(r.status(), StatusCode::OK, "watch ?{query}");
-    let mut out = Vec::new();
-    for line in BufReader::new(r).lines() {
-        let line = line.expect("read watch stream");
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.push(serde_json::from_str(&line).expect("watch line is JSON"));
-        if out.len() == n {
-            break;
-        }
-    }
-    out
+/// Opens a watch of ConfigMaps in `default` (`query` after `?`).
+fn watch(server: &Server, query: &str) -> Watch {
+    server.watch(&format!("{CMS}?{query}"))
 }
 
-fn rv_of(v: &Value) -> String {
-    v["metadata"]["resourceVersion"]
-        .as_str()
-        .expect("resourceVersion")
-        .to_string()
+/// A watch's events until `n` arrived or the watch ended.
+fn collect(server: &Server, query: &str, n: usize) -> Vec<Value> {
+    watch(server, query).take_events(n)
 }
 
 #[test]
 fn many_watchers_each_get_every_event_in_order() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (_, list) = server.get(CMS);
     let rv = rv_of(&list);
     let names: Vec<String> = (0..10).map(|i| format!("fan{i}")).collect();
+    // Every watch is open (answered) before the first create.
+    let watches: Vec<Watch> = (0..20)
+        .map(|_| {
+            watch(
+                &server,
+                &format!("watch=true&timeoutSeconds=10&resourceVersion={rv}"),
+            )
+        })
+        .collect();
     let seen = thread::scope(|s| {
-        let watchers: Vec<_> = (0..20)
-            .map(|_| {
-                s.spawn(|| {
-                    collect(
-                        &server,
-                        &format!("watch=true&timeoutSeconds=10&resourceVersion={rv}"),
-                        names.len(),
-                    )
-                })
+        let watchers: Vec<_> = watches
+            .into_iter()
+            .map(|mut w| {
+                let n = names.len();
+                s.spawn(move || w.take_events(n))
             })
             .collect();
-        thread::sleep(Duration::from_millis(500));
         for n in &names {
             server.create_configmap("default", n, &[("k", "v")]);
         }
@@ -80,7 +65,7 @@ fn many_watchers_each_get_every_event_in_order() {
 
 #[test]
 fn resume_from_before_the_cache_started_reads_storage() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let created = server.create_configmap("default", "old", &[("a", "1")]);
     let rv = rv_of(&created);
     let mut changed = created.clone();
@@ -101,29 +86,21 @@ fn resume_from_before_the_cache_started_reads_storage() {
 
 #[test]
 fn label_selected_watch_sees_objects_leave_and_enter() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     let (_, list) = server.get(CMS);
     let rv = rv_of(&list);
-    let events = thread::scope(|s| {
-        let w = s.spawn(|| {
-            collect(
-                &server,
-                &format!(
-                    "watch=true&timeoutSeconds=10&resourceVersion={rv}&labelSelector=app%3Dweb"
-                ),
-                3,
-            )
-        });
-        thread::sleep(Duration::from_millis(500));
-        let mut cm = server.create_configmap("default", "sel", &[("a", "1")]);
-        for app in ["web", "db", "web"] {
-            cm["metadata"]["labels"] = json!({ "app": app });
-            let (status, body) = server.put(&format!("{CMS}/sel"), &cm);
-            assert_eq!(status, StatusCode::OK, "{body}");
-            cm = body;
-        }
-        w.join().expect("watcher thread")
-    });
+    let mut w = watch(
+        &server,
+        &format!("watch=true&timeoutSeconds=10&resourceVersion={rv}&labelSelector=app%3Dweb"),
+    );
+    let mut cm = server.create_configmap("default", "sel", &[("a", "1")]);
+    for app in ["web", "db", "web"] {
+        cm["metadata"]["labels"] = json!({ "app": app });
+        let (status, body) = server.put(&format!("{CMS}/sel"), &cm);
+        assert_eq!(status, StatusCode::OK, "{body}");
+        cm = body;
+    }
+    let events = w.take_events(3);
     let types: Vec<&str> = events
         .iter()
         .map(|e| e["type"].as_str().unwrap_or(""))
@@ -136,7 +113,7 @@ fn label_selected_watch_sees_objects_leave_and_enter() {
 
 #[test]
 fn consistent_list_and_watch_after_other_types_writes_are_prompt() {
-    let server = Server::start();
+    let server = Server::start_in_process();
     server.create_configmap("default", "first", &[]);
     // Starts the ConfigMap cache.
     let _ = collect(&server, "watch=true&timeoutSeconds=1", 1);

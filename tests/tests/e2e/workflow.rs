@@ -1,7 +1,8 @@
-//! The add-a-resource workflow, as the README walks a user through it: a
-//! schema file for a new group added to a copy of api-defs, `cargo build`,
-//! the server serving it to kubectl, and the generated Rust type used from a
-//! user's crate. The README's own example file and commands are what is run.
+//! The add-a-resource workflow, as api-defs/README.md walks a user through
+//! it: a schema file for a new group added to a copy of api-defs, `cargo
+//! build`, the server serving it to kubectl, and the generated Rust type used
+//! from a user's crate. That README's own example file and commands are what
+//! is run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,13 +14,14 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The README's example schema file and Widget manifest.
+/// api-defs/README.md's example schema file and Widget manifest.
 fn readme_examples() -> (String, String) {
-    let readme = std::fs::read_to_string(workspace().join("README.md")).expect("README.md");
+    let readme = std::fs::read_to_string(workspace().join("api-defs/README.md"))
+        .expect("api-defs/README.md");
     let section = readme
         .split("## Adding a resource")
         .nth(1)
-        .expect("README has an 'Adding a resource' section");
+        .expect("api-defs/README.md has an 'Adding a resource' section");
     let blocks: Vec<String> = section
         .split("```")
         .skip(1)
@@ -51,54 +53,225 @@ fn readme_examples() -> (String, String) {
     (schema, manifest)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+/// Makes `to` a copy of `from`, writing only files whose content differs
+/// (unchanged files keep their times, so a second run of the test rebuilds
+/// nothing) and removing files `from` lacks, except those named in `keep`.
+fn sync_dir(from: &Path, to: &Path, keep: &[&str]) {
     std::fs::create_dir_all(to).expect("mkdir");
+    let mut wanted = std::collections::BTreeSet::new();
     for entry in std::fs::read_dir(from).expect("read api-defs") {
         let entry = entry.expect("entry");
         let dest = to.join(entry.file_name());
+        wanted.insert(entry.file_name());
         if entry.path().is_dir() {
-            copy_dir(&entry.path(), &dest);
+            sync_dir(&entry.path(), &dest, &[]);
         } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
+            write_if_changed(&dest, &std::fs::read(entry.path()).expect("read"));
+        }
+    }
+    for entry in std::fs::read_dir(to).expect("read the copy") {
+        let entry = entry.expect("entry");
+        let name = entry.file_name();
+        if !wanted.contains(&name) && !keep.iter().any(|k| name == *k) {
+            let p = entry.path();
+            if p.is_dir() {
+                std::fs::remove_dir_all(&p).expect("remove a stale directory");
+            } else {
+                std::fs::remove_file(&p).expect("remove a stale file");
+            }
         }
     }
 }
 
-fn cargo() -> Command {
-    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    // A target directory of its own: the workspace's binary stays untouched
-    // while other tests run it.
-    c.env(
-        "CARGO_TARGET_DIR",
-        workspace().join("target").join("workflow"),
-    );
-    c
+fn write_if_changed(path: &Path, content: &[u8]) {
+    if std::fs::read(path).ok().as_deref() != Some(content) {
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, content).expect("write");
+    }
+}
+
+/// The target directory the tests were built in (`target/debug/deps/e2e-…`
+/// is this process).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.ancestors()
+        .nth(3)
+        .expect("the test binary lives in <target>/<profile>/deps")
+        .to_path_buf()
 }
 
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// The user's side, in a directory of its own under the target directory
+/// (the same place every run: a rerun with nothing changed builds nothing):
+/// `api-defs/` (a copy of the project's with the README's schema file
+/// added), a package building kapi's own `server/src/main.rs` as the binary
+/// `workflow-kapi`, and `widget-client`, a crate that depends on
+/// kapi-generated alone.
+///
+/// It builds into the workspace's target directory, with the workspace's
+/// profile settings, so the dependencies already built for the workspace are
+/// reused: only kapi-generated (from the new schema file), kapi-server and
+/// the two binaries compile (and two small libraries). For that the
+/// dependencies must be built with the same features as in `cargo build
+/// --workspace --bins`, which unifies them over every member: the server
+/// package depends on every member, as that build selects them all. Their
+/// artifacts stay apart from the
+/// workspace's: outside the workspace kapi's crates get the profile of
+/// dependencies (`debug = false`), another hash; and the binaries have names
+/// of their own, so `target/debug/kapi`, which other tests run meanwhile, is
+/// never replaced.
+struct UserWorkspace {
+    root: PathBuf,
+}
+
+impl UserWorkspace {
+    fn create(schema: &str) -> UserWorkspace {
+        let root = target_dir().join("workflow-user");
+        let ws = workspace().canonicalize().expect("workspace dir");
+        let defs = root.join("api-defs");
+        sync_dir(&ws.join("api-defs"), &defs, &["example.com"]);
+        write_if_changed(&defs.join("example.com/v1.yaml"), schema.as_bytes());
+        let manifest = std::fs::read_to_string(ws.join("Cargo.toml")).expect("Cargo.toml");
+        let profiles = manifest
+            .find("[profile.")
+            .map(|i| &manifest[i..])
+            .expect("the workspace's profile settings");
+        assert!(
+            !profiles.contains("[workspace"),
+            "the profiles end the workspace's Cargo.toml"
+        );
+        write_if_changed(
+            &root.join("Cargo.toml"),
+            format!(
+                "[workspace]\nresolver = \"3\"\nmembers = [\"server\", \"widget-client\"]\n\n{profiles}"
+            )
+            .as_bytes(),
+        );
+        // Every member (kapi-server among them), then main.rs's own
+        // dependencies as the workspace declares them.
+        let members = manifest
+            .lines()
+            .find_map(|l| l.strip_prefix("members = "))
+            .expect("the workspace's members");
+        let mut deps: Vec<String> = members
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .map(|m| m.trim().trim_matches('"'))
+            .filter(|m| !m.is_empty())
+            .map(|dir| {
+                let toml = std::fs::read_to_string(ws.join(dir).join("Cargo.toml"))
+                    .expect("a member's Cargo.toml");
+                let name = toml
+                    .lines()
+                    .find_map(|l| l.strip_prefix("name = "))
+                    .expect("the member's name")
+                    .trim_matches('"');
+                format!("{name} = {{ path = {:?} }}", ws.join(dir))
+            })
+            .collect();
+        for name in ["tokio", "clap", "tracing", "tracing-subscriber"] {
+            let line = manifest
+                .lines()
+                .find(|l| l.starts_with(&format!("{name} = ")))
+                .unwrap_or_else(|| panic!("{name} in the workspace's dependencies"));
+            deps.push(line.to_string());
+        }
+        write_if_changed(
+            &root.join("server/Cargo.toml"),
+            format!(
+                "[package]\nname = \"workflow-kapi\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+                 [[bin]]\nname = \"workflow-kapi\"\npath = {:?}\n\n\
+                 [dependencies]\n{}\n",
+                ws.join("server/src/main.rs"),
+                deps.join("\n")
+            )
+            .as_bytes(),
+        );
+        write_if_changed(
+            &root.join("widget-client/Cargo.toml"),
+            format!(
+                "[package]\nname = \"widget-client\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n\
+                 [dependencies]\nkapi-generated = {{ path = {:?} }}\nserde_json = \"1\"\n",
+                ws.join("generated")
+            )
+            .as_bytes(),
+        );
+        write_if_changed(
+            &root.join("widget-client/src/main.rs"),
+            WIDGET_CLIENT.as_bytes(),
+        );
+        // The workspace's versions, so that its built dependencies fit.
+        write_if_changed(
+            &root.join("Cargo.lock"),
+            &std::fs::read(ws.join("Cargo.lock")).expect("Cargo.lock"),
+        );
+        UserWorkspace { root }
+    }
+
+    /// `cargo build` of both, offline (every dependency is in the lock file
+    /// and already fetched for the workspace).
+    fn build(&self) {
+        let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        build
+            .current_dir(&self.root)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .env("KAPI_API_DEFS", self.root.join("api-defs"))
+            .args(["build", "--offline"]);
+        let kapi = crate::harness::kapi_bin();
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let before = modified(&kapi);
+        let out = run_with_timeout(
+            build,
+            "cargo build (workflow-kapi and widget-client, with example.com/v1)".into(),
+            BUILD_TIMEOUT,
+        );
+        out.ok();
+        // What it compiled (shown if the test fails).
+        eprintln!("{}", out.stderr);
+        assert_eq!(
+            modified(&kapi),
+            before,
+            "the build replaced {}, which other tests run",
+            kapi.display()
+        );
+    }
+
+    fn bin(&self, name: &str) -> PathBuf {
+        target_dir().join("debug").join(name)
+    }
+}
+
+const WIDGET_CLIENT: &str = r#"use kapi_generated::api::example_com::v1::{Widget, WidgetList, WidgetSpec};
+use std::io::Read;
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("new") {
+        let mut w = Widget::default();
+        w.api_version = Some("example.com/v1".into());
+        w.kind = Some("Widget".into());
+        w.metadata.name = Some("w2".into());
+        w.spec = Some(WidgetSpec { size: Some(11), color: Some("red".into()) });
+        println!("{}", serde_json::to_string(&w).unwrap());
+        return;
+    }
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).unwrap();
+    let list: WidgetList = serde_json::from_str(&input).expect("a WidgetList");
+    for w in list.items {
+        let spec = w.spec.unwrap_or_default();
+        println!("{} {} {}", w.metadata.name.unwrap_or_default(), spec.size.unwrap_or(-1), spec.color.unwrap_or_default());
+    }
+}
+"#;
+
 #[test]
 fn add_a_resource_and_use_it() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let defs = tmp.path().join("api-defs");
-    copy_dir(&workspace().join("api-defs"), &defs);
     let (schema, manifest) = readme_examples();
-    std::fs::create_dir_all(defs.join("example.com")).expect("mkdir");
-    std::fs::write(defs.join("example.com/v1.yaml"), &schema).expect("write schema");
-
-    // cargo build, with the copy of api-defs.
-    let mut build = cargo();
-    build
-        .current_dir(workspace())
-        .env("KAPI_API_DEFS", &defs)
-        .args(["build", "-p", "kapi-server", "--bin", "kapi"]);
-    run_with_timeout(
-        build,
-        "cargo build -p kapi-server (with example.com/v1)".into(),
-        BUILD_TIMEOUT,
-    )
-    .ok();
-    let bin = workspace().join("target/workflow/debug/kapi");
+    // cargo build, with the schema file added to (a copy of) api-defs.
+    let user = UserWorkspace::create(&schema);
+    user.build();
+    let bin = user.bin("workflow-kapi");
 
     // Served, and usable from kubectl.
     let server = Server::start_with(&bin);
@@ -189,52 +362,7 @@ fn add_a_resource_and_use_it() {
     assert_eq!(r.status().as_u16(), 415);
 
     // The generated Rust type, from a user's crate that depends on kapi-generated alone.
-    let client = tmp.path().join("widget-client");
-    std::fs::create_dir_all(client.join("src")).expect("mkdir");
-    std::fs::write(
-        client.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"widget-client\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[workspace]\n\n[dependencies]\nkapi-generated = {{ path = {:?} }}\nserde_json = \"1\"\n",
-            workspace().join("generated").canonicalize().expect("generated dir")
-        ),
-    )
-    .expect("write Cargo.toml");
-    std::fs::copy(workspace().join("Cargo.lock"), client.join("Cargo.lock"))
-        .expect("copy Cargo.lock");
-    std::fs::write(
-        client.join("src/main.rs"),
-        r#"use kapi_generated::api::example_com::v1::{Widget, WidgetList, WidgetSpec};
-use std::io::Read;
-
-fn main() {
-    if std::env::args().nth(1).as_deref() == Some("new") {
-        let mut w = Widget::default();
-        w.api_version = Some("example.com/v1".into());
-        w.kind = Some("Widget".into());
-        w.metadata.name = Some("w2".into());
-        w.spec = Some(WidgetSpec { size: Some(11), color: Some("red".into()) });
-        println!("{}", serde_json::to_string(&w).unwrap());
-        return;
-    }
-    let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input).unwrap();
-    let list: WidgetList = serde_json::from_str(&input).expect("a WidgetList");
-    for w in list.items {
-        let spec = w.spec.unwrap_or_default();
-        println!("{} {} {}", w.metadata.name.unwrap_or_default(), spec.size.unwrap_or(-1), spec.color.unwrap_or_default());
-    }
-}
-"#,
-    )
-    .expect("write main.rs");
-    let mut build = cargo();
-    build
-        .current_dir(&client)
-        .env("KAPI_API_DEFS", &defs)
-        .args(["build", "--offline", "--quiet"]);
-    run_with_timeout(build, "cargo build (widget-client)".into(), BUILD_TIMEOUT).ok();
-    let client_bin = workspace().join("target/workflow/debug/widget-client");
-
+    let client_bin = user.bin("widget-client");
     let mut new = Command::new(&client_bin);
     new.arg("new");
     let new = run_with_timeout(new, "widget-client new".into(), Duration::from_secs(30));

@@ -847,18 +847,21 @@ mod tests {
 
         // etcd comes back: service resumes with the data intact.
         etcd.restart();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            match store.get("/kapi/x/a").await {
-                Ok(Some(kv)) => {
-                    assert_eq!(kv.value, Bytes::from_static(b"2"));
-                    break;
-                }
-                other => {
-                    assert!(tokio::time::Instant::now() < deadline, "{other:?}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
+        let mut value = None;
+        crate::testing::wait_until_async(
+            "etcd to serve again",
+            Duration::from_secs(30),
+            async || {
+                value = store
+                    .get("/kapi/x/a")
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|kv| kv.value);
+                value.is_some()
+            },
+        )
+        .await;
+        assert_eq!(value, Some(Bytes::from_static(b"2")));
     }
 }

@@ -1,8 +1,8 @@
 //! Snapshot tests of the generator: the small fixture tree under
 //! `tests/fixtures/small/` is generated and every output file is compared with
 //! its snapshot under `tests/snapshots/`. To accept a deliberate change, run
-//! `INSTA_UPDATE=always cargo test -p kapi-codegen --test snapshots` (or
-//! `cargo insta review`) and read the diff.
+//! `INSTA_UPDATE=always cargo test -p kapi-codegen --test codegen snapshots`
+//! (or `cargo insta review`) and read the diff.
 
 use std::path::{Path, PathBuf};
 
@@ -28,10 +28,16 @@ fn small_fixture_files() {
 #[test]
 fn small_fixture_snapshots() {
     let out = generate_small();
-    for (name, text) in &out.files {
-        let snapshot = format!("small__{}", name.trim_end_matches(".rs"));
-        insta::assert_snapshot!(snapshot, text);
-    }
+    // `tests/snapshots/snapshots__small__<file>.snap`, wherever this module sits.
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for (name, text) in &out.files {
+            let snapshot = format!("snapshots__small__{}", name.trim_end_matches(".rs"));
+            insta::assert_snapshot!(snapshot, text);
+        }
+    });
 }
 
 /// The generated code of the fixture is syntactically valid Rust. (It refers
