@@ -37,8 +37,17 @@ pub fn validate(path: &str, m: &Map<String, Value>) -> Vec<FieldError> {
             errs.push(required(&join(path, k)));
         }
     }
-    if let Some(v) = m.get("apiVersion") {
-        let at = join(path, "apiVersion");
+    // Each must be a non-empty string, then what it names is checked.
+    let texts = [
+        (
+            "apiVersion",
+            apiversion_problem as fn(&str) -> Option<String>,
+        ),
+        ("kind", kind_problem),
+    ];
+    for (k, problem) in texts {
+        let Some(v) = m.get(k) else { continue };
+        let at = join(path, k);
         match v.as_str() {
             None => errs.push(FieldError::invalid_raw(
                 &at,
@@ -46,34 +55,9 @@ pub fn validate(path: &str, m: &Map<String, Value>) -> Vec<FieldError> {
                 "must be a string",
             )),
             Some("") => errs.push(required(&at)),
-            Some(gv) if gv.matches('/').count() > 1 => errs.push(FieldError::invalid(
-                &at,
-                gv,
-                &format!("unexpected GroupVersion string: {gv}"),
-            )),
-            Some(_) => {}
-        }
-    }
-    if let Some(v) = m.get("kind") {
-        let at = join(path, "kind");
-        match v.as_str() {
-            None => errs.push(FieldError::invalid_raw(
-                &at,
-                &super::structural::shown_value(v),
-                "must be a string",
-            )),
-            Some("") => errs.push(required(&at)),
-            Some(kind) => {
-                let problems = dns1035_errors(&kind.to_lowercase());
-                if !problems.is_empty() {
-                    errs.push(FieldError::invalid(
-                        &at,
-                        kind,
-                        &format!(
-                            "may have mixed case, but should otherwise match: {}",
-                            problems.join(",")
-                        ),
-                    ));
+            Some(text) => {
+                if let Some(p) = problem(text) {
+                    errs.push(FieldError::invalid(&at, text, &p));
                 }
             }
         }
@@ -82,6 +66,22 @@ pub fn validate(path: &str, m: &Map<String, Value>) -> Vec<FieldError> {
         metadata(&join(path, "metadata"), v, &mut errs);
     }
     errs
+}
+
+/// What is wrong with an embedded resource's apiVersion, if anything.
+fn apiversion_problem(gv: &str) -> Option<String> {
+    (gv.matches('/').count() > 1).then(|| format!("unexpected GroupVersion string: {gv}"))
+}
+
+/// What is wrong with an embedded resource's kind, if anything.
+fn kind_problem(kind: &str) -> Option<String> {
+    let problems = dns1035_errors(&kind.to_lowercase());
+    (!problems.is_empty()).then(|| {
+        format!(
+            "may have mixed case, but should otherwise match: {}",
+            problems.join(",")
+        )
+    })
 }
 
 fn dns1035_errors(s: &str) -> Vec<String> {

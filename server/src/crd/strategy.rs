@@ -124,18 +124,8 @@ impl Strategy for Definitions {
         }
     }
 
-    fn validate_object(
-        &self,
-        obj: &mut Value,
-        _old: Option<&Value>,
-        _field_validation: FieldValidation,
-    ) -> Result<Vec<String>, ApiError> {
-        crate::rest::strategy::invalid_unless_empty(
-            "CustomResourceDefinition",
-            "apiextensions.k8s.io",
-            obj,
-            validation::validate_definition(obj),
-        )
+    fn field_errors(&self, obj: &Value, _old: Option<&Value>) -> Vec<crate::error::FieldError> {
+        validation::validate_definition(obj)
     }
 
     async fn after_delete(&self, name: &str, storage: &dyn Storage) -> Result<(), ApiError> {

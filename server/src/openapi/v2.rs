@@ -63,9 +63,28 @@ pub struct EncodedFragment {
     parameters: BTreeMap<String, Entry>,
 }
 
+impl Entry {
+    /// `v` serialised once to JSON and, as the named gnostic message
+    /// `named` makes of it, to protobuf.
+    fn of(name: &str, v: &Value, named: fn(&str, &Value) -> Vec<u8>) -> Entry {
+        Entry {
+            json: serde_json::to_vec(v).unwrap_or_default().into(),
+            proto: named(name, v).into(),
+        }
+    }
+}
+
+fn entries(
+    map: &BTreeMap<String, Value>,
+    named: fn(&str, &Value) -> Vec<u8>,
+) -> BTreeMap<String, Entry> {
+    map.iter()
+        .map(|(k, v)| (k.clone(), Entry::of(k, v, named)))
+        .collect()
+}
+
 impl From<Fragment> for EncodedFragment {
     fn from(f: Fragment) -> Self {
-        let json = |v: &Value| -> Arc<[u8]> { serde_json::to_vec(v).unwrap_or_default().into() };
         EncodedFragment {
             definitions: f
                 .definitions
@@ -76,35 +95,12 @@ impl From<Fragment> for EncodedFragment {
                         .and_then(Value::as_array)
                         .cloned()
                         .unwrap_or_default();
-                    let entry = Entry {
-                        json: json(v),
-                        proto: gnostic::named_schema(k, v).into(),
-                    };
+                    let entry = Entry::of(k, v, gnostic::named_schema);
                     (k.clone(), DefEntry { entry, gvks })
                 })
                 .collect(),
-            paths: f
-                .paths
-                .iter()
-                .map(|(k, v)| {
-                    let e = Entry {
-                        json: json(v),
-                        proto: gnostic::named_path_item(k, v).into(),
-                    };
-                    (k.clone(), e)
-                })
-                .collect(),
-            parameters: f
-                .parameters
-                .iter()
-                .map(|(k, v)| {
-                    let e = Entry {
-                        json: json(v),
-                        proto: gnostic::named_parameter(k, v).into(),
-                    };
-                    (k.clone(), e)
-                })
-                .collect(),
+            paths: entries(&f.paths, gnostic::named_path_item),
+            parameters: entries(&f.parameters, gnostic::named_parameter),
         }
     }
 }
@@ -1139,6 +1135,19 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
 /// A built-in schema from its v3 form (`components.schemas`) to v2, as
 /// kube-openapi publishes the same Go type in each: `#/definitions/` refs,
 /// a lone `allOf` ref as a plain `$ref`, no `default`, and the
+/// Calls `f` on each schema nested directly in a schema object: its
+/// properties, `items` and `additionalProperties` (when a schema).
+fn for_each_subschema(m: &mut serde_json::Map<String, Value>, mut f: impl FnMut(&mut Value)) {
+    if let Some(Value::Object(props)) = m.get_mut("properties") {
+        props.values_mut().for_each(&mut f);
+    }
+    for k in ["items", "additionalProperties"] {
+        if let Some(v @ Value::Object(_)) = m.get_mut(k) {
+            f(v);
+        }
+    }
+}
+
 /// `oneOf`-typed IntOrString and Quantity as `type: string`.
 pub fn builtin_schema_v2(s: &mut Value) {
     let Some(m) = s.as_object_mut() else {
@@ -1161,16 +1170,7 @@ pub fn builtin_schema_v2(s: &mut Value) {
         m.remove("oneOf");
         m.insert("type".into(), json!("string"));
     }
-    if let Some(Value::Object(props)) = m.get_mut("properties") {
-        for p in props.values_mut() {
-            builtin_schema_v2(p);
-        }
-    }
-    for k in ["items", "additionalProperties"] {
-        if let Some(v @ Value::Object(_)) = m.get_mut(k) {
-            builtin_schema_v2(v);
-        }
-    }
+    for_each_subschema(m, builtin_schema_v2);
 }
 
 /// The keys a custom resource schema keeps in v2 (what apiextensions'
@@ -1241,16 +1241,7 @@ fn structural_v2(s: &mut Value) {
     if preserve && m.get("type").and_then(Value::as_str) == Some("object") {
         m.remove("type");
     }
-    if let Some(Value::Object(props)) = m.get_mut("properties") {
-        for p in props.values_mut() {
-            structural_v2(p);
-        }
-    }
-    for k in ["items", "additionalProperties"] {
-        if let Some(v @ Value::Object(_)) = m.get_mut(k) {
-            structural_v2(v);
-        }
-    }
+    for_each_subschema(m, structural_v2);
 }
 
 /// Nullable handling first (it needs the parent): a nullable property is
@@ -1291,16 +1282,7 @@ fn drop_nullable(s: &mut Value) {
     for k in ["allOf", "oneOf", "anyOf", "not"] {
         m.remove(k);
     }
-    if let Some(Value::Object(props)) = m.get_mut("properties") {
-        for p in props.values_mut() {
-            drop_nullable(p);
-        }
-    }
-    for k in ["items", "additionalProperties"] {
-        if let Some(v @ Value::Object(_)) = m.get_mut(k) {
-            drop_nullable(v);
-        }
-    }
+    for_each_subschema(m, drop_nullable);
 }
 
 /// `apiVersion`, `kind` and `metadata` of every embedded resource (unless
@@ -1309,16 +1291,7 @@ fn embedded_properties(s: &mut Value) {
     let Some(m) = s.as_object_mut() else {
         return;
     };
-    if let Some(Value::Object(props)) = m.get_mut("properties") {
-        for p in props.values_mut() {
-            embedded_properties(p);
-        }
-    }
-    for k in ["items", "additionalProperties"] {
-        if let Some(v @ Value::Object(_)) = m.get_mut(k) {
-            embedded_properties(v);
-        }
-    }
+    for_each_subschema(m, embedded_properties);
     if m.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
         return;
     }

@@ -9,7 +9,7 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use super::options::FieldValidation;
-use super::strategy::{Strategy, invalid_unless_empty};
+use super::strategy::Strategy;
 use crate::error::{ApiError, FieldError};
 
 const KEY_FORMAT_ERROR: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
@@ -94,19 +94,14 @@ impl Strategy for ConfigMaps {
         false
     }
 
-    fn validate_object(
-        &self,
-        obj: &mut Value,
-        old: Option<&Value>,
-        _field_validation: FieldValidation,
-    ) -> Result<Vec<String>, ApiError> {
+    fn field_errors(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
         let mut errors = Vec::new();
         key_errors(obj, "data", Some("binaryData"), &mut errors);
         key_errors(obj, "binaryData", Some("data"), &mut errors);
         if let Some(old) = old {
             immutable_errors(obj, old, &["data", "binaryData"], &mut errors);
         }
-        invalid_unless_empty("ConfigMap", "", obj, errors)
+        errors
     }
 }
 
@@ -168,18 +163,13 @@ impl Strategy for Secrets {
         Ok(Vec::new())
     }
 
-    fn validate_object(
-        &self,
-        obj: &mut Value,
-        old: Option<&Value>,
-        _field_validation: FieldValidation,
-    ) -> Result<Vec<String>, ApiError> {
+    fn field_errors(&self, obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
         let mut errors = Vec::new();
         key_errors(obj, "data", None, &mut errors);
         if let Some(old) = old {
             immutable_errors(obj, old, &["data"], &mut errors);
         }
-        invalid_unless_empty("Secret", "", obj, errors)
+        errors
     }
 }
 
@@ -215,9 +205,8 @@ mod tests {
 
     #[test]
     fn configmap_keys_and_duplicates() {
-        let mut cm = json!({"metadata": {"name": "c"}, "data": {"a b": "1", "x": "2"}, "binaryData": {"x": "Mg=="}});
-        let e = ConfigMaps
-            .validate_object(&mut cm, None, FieldValidation::Warn)
+        let cm = json!({"metadata": {"name": "c"}, "data": {"a b": "1", "x": "2"}, "binaryData": {"x": "Mg=="}});
+        let e = crate::rest::strategy::checked(&ConfigMaps, "ConfigMap", "", &cm, None)
             .expect_err("invalid");
         assert_eq!(e.code, 422);
         assert!(
@@ -250,12 +239,10 @@ mod tests {
         let old = json!({"metadata": {"name": "c"}, "data": {"a": "1"}, "immutable": true});
         let mut same = old.clone();
         same["metadata"]["labels"] = json!({"l": "v"});
-        ConfigMaps
-            .validate_object(&mut same, Some(&old), FieldValidation::Warn)
+        crate::rest::strategy::checked(&ConfigMaps, "ConfigMap", "", &same, Some(&old))
             .expect("metadata may change");
-        let mut changed = json!({"metadata": {"name": "c"}, "data": {"a": "2"}});
-        let e = ConfigMaps
-            .validate_object(&mut changed, Some(&old), FieldValidation::Warn)
+        let changed = json!({"metadata": {"name": "c"}, "data": {"a": "2"}});
+        let e = crate::rest::strategy::checked(&ConfigMaps, "ConfigMap", "", &changed, Some(&old))
             .expect_err("immutable");
         assert_eq!(
             e.message,
@@ -277,8 +264,7 @@ mod tests {
         Secrets
             .default_object(&mut bad, FieldValidation::default())
             .unwrap();
-        let e = Secrets
-            .validate_object(&mut bad, None, FieldValidation::Warn)
+        let e = crate::rest::strategy::checked(&Secrets, "Secret", "", &bad, None)
             .expect_err("invalid key");
         assert!(
             e.message

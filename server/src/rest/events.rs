@@ -6,9 +6,8 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::options::FieldValidation;
-use super::strategy::{Strategy, invalid_unless_empty};
-use crate::error::{ApiError, FieldError};
+use super::strategy::Strategy;
+use crate::error::FieldError;
 
 /// Events.
 pub struct Events;
@@ -61,13 +60,8 @@ impl Strategy for Events {
         false
     }
 
-    fn validate_object(
-        &self,
-        obj: &mut Value,
-        _old: Option<&Value>,
-        _field_validation: FieldValidation,
-    ) -> Result<Vec<String>, ApiError> {
-        invalid_unless_empty("Event", "", obj, event_errors(obj))
+    fn field_errors(&self, obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+        event_errors(obj)
     }
 }
 
@@ -82,10 +76,9 @@ mod tests {
         assert!(event_errors(&ok).is_empty());
         let cluster = json!({"metadata": {"name": "e", "namespace": "default"}, "involvedObject": {"kind": "Node"}});
         assert!(event_errors(&cluster).is_empty());
-        let mut bad = json!({"metadata": {"name": "e", "namespace": "a"}, "involvedObject": {"namespace": "b"}});
-        let e = Events
-            .validate_object(&mut bad, None, FieldValidation::Warn)
-            .expect_err("mismatch");
+        let bad = json!({"metadata": {"name": "e", "namespace": "a"}, "involvedObject": {"namespace": "b"}});
+        let e =
+            crate::rest::strategy::checked(&Events, "Event", "", &bad, None).expect_err("mismatch");
         assert_eq!(
             e.message,
             "Event \"e\" is invalid: involvedObject.namespace: Invalid value: \"b\": does not match event.namespace"

@@ -4,9 +4,8 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::options::FieldValidation;
-use super::strategy::{Strategy, invalid_unless_empty};
-use crate::error::{ApiError, FieldError};
+use super::strategy::Strategy;
+use crate::error::FieldError;
 
 /// Leases.
 pub struct Leases;
@@ -52,14 +51,8 @@ impl Strategy for Leases {
         false
     }
 
-    fn validate_object(
-        &self,
-        obj: &mut Value,
-        _old: Option<&Value>,
-        _field_validation: FieldValidation,
-    ) -> Result<Vec<String>, ApiError> {
-        let errors = obj.get("spec").map(spec_errors).unwrap_or_default();
-        invalid_unless_empty("Lease", "coordination.k8s.io", obj, errors)
+    fn field_errors(&self, obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+        obj.get("spec").map(spec_errors).unwrap_or_default()
     }
 }
 
@@ -73,9 +66,8 @@ mod tests {
         assert!(
             spec_errors(&json!({"leaseDurationSeconds": 15, "leaseTransitions": 0})).is_empty()
         );
-        let mut bad = json!({"metadata": {"name": "l"}, "spec": {"leaseDurationSeconds": 0, "leaseTransitions": -1, "preferredHolder": "x"}});
-        let e = Leases
-            .validate_object(&mut bad, None, FieldValidation::Warn)
+        let bad = json!({"metadata": {"name": "l"}, "spec": {"leaseDurationSeconds": 0, "leaseTransitions": -1, "preferredHolder": "x"}});
+        let e = crate::rest::strategy::checked(&Leases, "Lease", "coordination.k8s.io", &bad, None)
             .expect_err("invalid");
         assert_eq!(
             e.message,

@@ -34,29 +34,21 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
 
 /// Errors for a name that must be a DNS-1123 subdomain (or label, for namespaces).
 pub fn name_errors(field: &str, name: &str, label_only: bool) -> Vec<FieldError> {
-    let mut errs = Vec::new();
-    if label_only {
-        if name.len() > 63 {
-            errs.push(FieldError::invalid(
-                field,
-                name,
-                "must be no more than 63 characters",
-            ));
-        }
-        if !is_dns1123_label(name) {
-            errs.push(FieldError::invalid(field, name, DNS1123_LABEL_MSG));
-        }
+    let (max, valid, msg) = if label_only {
+        (63, is_dns1123_label(name), DNS1123_LABEL_MSG)
     } else {
-        if name.len() > 253 {
-            errs.push(FieldError::invalid(
-                field,
-                name,
-                "must be no more than 253 characters",
-            ));
-        }
-        if !is_dns1123_subdomain(name) {
-            errs.push(FieldError::invalid(field, name, DNS1123_SUBDOMAIN_MSG));
-        }
+        (253, is_dns1123_subdomain(name), DNS1123_SUBDOMAIN_MSG)
+    };
+    let mut errs = Vec::new();
+    if name.len() > max {
+        errs.push(FieldError::invalid(
+            field,
+            name,
+            &format!("must be no more than {max} characters"),
+        ));
+    }
+    if !valid {
+        errs.push(FieldError::invalid(field, name, msg));
     }
     errs
 }

@@ -388,15 +388,20 @@ impl<K: Resource> TypedStore<K> {
         Ok(())
     }
 
-    /// The kind's own validation (the strategy's answer) with the object's
-    /// metadata errors before its causes, as upstream's validation lists
-    /// them: one 422 naming every failure.
+    /// Validates an object about to be stored as upstream's strategies do:
+    /// its metadata, then the kind's fields (`Strategy::field_errors`), then
+    /// the strategy's own checks (a custom resource's schema), all in one
+    /// 422 in that order; the warnings otherwise.
     fn validated(
         &self,
         name: &str,
-        meta_errors: Vec<crate::error::FieldError>,
-        kind_checks: Result<Vec<String>, ApiError>,
+        mut meta_errors: Vec<crate::error::FieldError>,
+        value: &mut Value,
+        old: Option<&Value>,
+        field_validation: FieldValidation,
     ) -> Result<Vec<String>, ApiError> {
+        meta_errors.extend(self.strategy.field_errors(value, old));
+        let kind_checks = self.strategy.validate_object(value, old, field_validation);
         if meta_errors.is_empty() {
             return kind_checks;
         }
@@ -507,10 +512,13 @@ impl<K: Resource> TypedStore<K> {
             }
         }
         self.strategy.prepare_for_update(&mut value, old);
-        let checked = self
-            .strategy
-            .validate_object(&mut value, Some(old), scope.field_validation);
-        warnings.extend(self.validated(&name, meta_errors, checked)?);
+        warnings.extend(self.validated(
+            &name,
+            meta_errors,
+            &mut value,
+            Some(old),
+            scope.field_validation,
+        )?);
         if self.strategy.tracks_generation() && spec_part(&value) != spec_part(old) {
             let gen_ = old
                 .pointer("/metadata/generation")
@@ -720,10 +728,13 @@ impl<K: Resource> TypedStore<K> {
             m.remove("status");
         }
         self.strategy.prepare_for_create(&mut value);
-        let checked = self
-            .strategy
-            .validate_object(&mut value, None, scope.field_validation);
-        warnings.extend(self.validated(&name, meta_errors, checked)?);
+        warnings.extend(self.validated(
+            &name,
+            meta_errors,
+            &mut value,
+            None,
+            scope.field_validation,
+        )?);
         if let Some(entries) = tracked {
             managed_fields::write(&mut value, &entries);
         }
@@ -1016,6 +1027,18 @@ impl<K: Resource> TypedStore<K> {
         Ok(opts)
     }
 
+    /// A list or watch request's options, checked and with the field
+    /// selector bound to the kind, and the key prefix it reads.
+    fn list_request(
+        &self,
+        scope: &RequestScope,
+        opts: &ListOptions,
+    ) -> Result<(ListOptions, String), ApiError> {
+        opts.validate()?;
+        let opts = self.resolve_fields(opts)?;
+        Ok((opts, self.collection_prefix(self.namespace(scope))))
+    }
+
     fn matches(opts: &ListOptions, obj: &Value) -> bool {
         opts.label_selector.matches_object(obj) && opts.field_selector.matches_object(obj)
     }
@@ -1025,15 +1048,13 @@ impl<K: Resource> TypedStore<K> {
         scope: &RequestScope,
         opts: &ListOptions,
     ) -> Result<ObjectList, ApiError> {
-        opts.validate()?;
-        let opts = &self.resolve_fields(opts)?;
-        let prefix = self.collection_prefix(self.namespace(scope));
-        if let Some(list) = self.list_from_cache(&prefix, opts).await? {
+        let (opts, prefix) = &self.list_request(scope, opts)?;
+        if let Some(list) = self.list_from_cache(prefix, opts).await? {
             return Ok(list);
         }
         let (mut start_after, token_rv) = match &opts.continue_token {
             Some(t) => {
-                let t = decode_continue(t, &prefix)?;
+                let t = decode_continue(t, prefix)?;
                 let rv = Rev::try_from(t.rv).ok().filter(|r| *r > 0);
                 if let Some(rv) = rv
                     && let Err(StorageError::Compacted { .. }) =
@@ -1083,12 +1104,12 @@ impl<K: Resource> TypedStore<K> {
             let read = match at {
                 Some(rev) => {
                     self.storage
-                        .list_at(&prefix, start_after.as_deref(), chunk, rev)
+                        .list_at(prefix, start_after.as_deref(), chunk, rev)
                         .await
                 }
                 None => {
                     self.storage
-                        .list(&prefix, start_after.as_deref(), chunk)
+                        .list(prefix, start_after.as_deref(), chunk)
                         .await
                 }
             };
@@ -1100,7 +1121,7 @@ impl<K: Resource> TypedStore<K> {
                     let start = opts
                         .continue_token
                         .as_deref()
-                        .and_then(|t| decode_continue(t, &prefix).ok())
+                        .and_then(|t| decode_continue(t, prefix).ok())
                         .map(|t| t.start)
                         .unwrap_or_default();
                     e.continue_token = Some(encode_continue(-1, &start));
@@ -1258,9 +1279,7 @@ impl<K: Resource> TypedStore<K> {
         scope: &RequestScope,
         opts: &ListOptions,
     ) -> Result<WatchStream, ApiError> {
-        opts.validate()?;
-        let opts = &self.resolve_fields(opts)?;
-        let prefix = self.collection_prefix(self.namespace(scope));
+        let (opts, prefix) = &self.list_request(scope, opts)?;
         let requested: Option<Rev> = opts
             .resource_version
             .as_deref()
@@ -1299,7 +1318,7 @@ impl<K: Resource> TypedStore<K> {
                     requested.unwrap_or(0)
                 };
                 cache.wait_for(at_least, catch_up).await?;
-                let Start::Snapshot { objects, rev, rx } = cache.subscribe(&prefix, None)? else {
+                let Start::Snapshot { objects, rev, rx } = cache.subscribe(prefix, None)? else {
                     return Err(ApiError::internal("watch cache gave no snapshot"));
                 };
                 let mut initial = watcher::added(objects, |o| {
@@ -1313,7 +1332,7 @@ impl<K: Resource> TypedStore<K> {
             (Some(false), None) | (_, Some(_)) => {
                 let after = requested.unwrap_or(current);
                 cache.wait_for(after, catch_up).await?;
-                match cache.subscribe(&prefix, Some(after))? {
+                match cache.subscribe(prefix, Some(after))? {
                     Start::Replay { events, rev, rx } => (
                         events.iter().filter_map(|e| filter.convert(e)).collect(),
                         rev,

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use kapi_generated::ApiResource;
 use serde_json::{Value, json};
 
-use crate::error::{ApiError, Target};
+use crate::error::{ApiError, FieldError, Target};
 use crate::snapshot::Snapshot;
 use crate::storage::Storage;
 
@@ -80,6 +80,14 @@ pub trait Strategy: Send + Sync {
     /// (custom resources refuse it, as upstream).
     fn allow_unconditional_update(&self) -> bool {
         true
+    }
+
+    /// Upstream's validation of the kind's own fields: the errors of an
+    /// object about to be stored (`old`: the stored one, on update), in
+    /// upstream's order. The store reports them in one 422 after those of
+    /// the object's metadata, which it checks itself.
+    fn field_errors(&self, _obj: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+        Vec::new()
     }
 
     /// Validates, prunes and defaults an object about to be stored (`old`:
@@ -245,17 +253,19 @@ impl Strategy for Namespaces {
     }
 }
 
-/// What `Strategy::validate_object` answers for an object and the failures
-/// found in it: no warnings when there are none, else 422 Invalid naming the
-/// object's kind and `metadata.name`, with one cause per failure.
-pub fn invalid_unless_empty(
+/// For tests of a strategy: its field errors of `obj` as the store answers
+/// them, 422 Invalid naming the object's kind and `metadata.name`.
+#[cfg(test)]
+pub fn checked(
+    strategy: &dyn Strategy,
     kind: &str,
     group: &str,
     obj: &Value,
-    errors: Vec<crate::error::FieldError>,
-) -> Result<Vec<String>, ApiError> {
+    old: Option<&Value>,
+) -> Result<(), ApiError> {
+    let errors = strategy.field_errors(obj, old);
     if errors.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let name = obj
         .pointer("/metadata/name")

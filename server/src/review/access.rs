@@ -192,6 +192,18 @@ fn status(d: Decision) -> SubjectAccessReviewStatus {
     }
 }
 
+/// What the authorizer decides for a (Local)SubjectAccessReview's spec.
+fn subject_decision(
+    spec: &SubjectAccessReviewSpec,
+    ctx: &ReviewContext<'_>,
+) -> SubjectAccessReviewStatus {
+    let attrs = attributes(
+        spec.resource_attributes.as_ref(),
+        spec.non_resource_attributes.as_ref(),
+    );
+    status(ctx.authorizer.authorize(&subject(spec), &attrs))
+}
+
 /// The user a SubjectAccessReview asks about.
 fn subject(spec: &SubjectAccessReviewSpec) -> UserInfo {
     UserInfo {
@@ -240,11 +252,7 @@ impl Review for SubjectAccessReview {
         validate_subject_spec(&self.spec, &mut errors);
         validate_empty_meta(&self.metadata, false, &mut errors);
         invalid(errors)?;
-        let attrs = attributes(
-            self.spec.resource_attributes.as_ref(),
-            self.spec.non_resource_attributes.as_ref(),
-        );
-        self.status = status(ctx.authorizer.authorize(&subject(&self.spec), &attrs));
+        self.status = subject_decision(&self.spec, ctx);
         Ok(self)
     }
 }
@@ -284,11 +292,7 @@ impl Review for LocalSubjectAccessReview {
                 "spec.resourceAttributes.namespace must match namespace: {ns}"
             )));
         }
-        let attrs = attributes(
-            self.spec.resource_attributes.as_ref(),
-            self.spec.non_resource_attributes.as_ref(),
-        );
-        self.status = status(ctx.authorizer.authorize(&subject(&self.spec), &attrs));
+        self.status = subject_decision(&self.spec, ctx);
         Ok(self)
     }
 }

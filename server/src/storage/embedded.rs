@@ -153,31 +153,39 @@ fn encode_event(ev: &Event, prev: Option<&KeyValue>) -> Vec<u8> {
     out
 }
 
+/// An event row's parts: its kind (0: put, 1: delete, 2: update with the
+/// previous state), its key and its body.
+fn event_parts(rev: Rev, row: &[u8]) -> Result<(u8, &str, &[u8]), StorageError> {
+    let bad = || internal(format!("corrupt event {rev}"));
+    let kind = *row.first().ok_or_else(bad)?;
+    let len = le_u32(row.get(1..5).ok_or_else(bad)?)? as usize;
+    let key = std::str::from_utf8(row.get(5..5 + len).ok_or_else(bad)?).map_err(internal)?;
+    Ok((kind, key, row.get(5 + len..).ok_or_else(bad)?))
+}
+
+/// The new and the previous object rows of an update row's body.
+fn update_rows(rev: Rev, body: &[u8]) -> Result<(&[u8], &[u8]), StorageError> {
+    let bad = || internal(format!("corrupt event {rev}"));
+    let n = le_u32(body.get(0..4).ok_or_else(bad)?)? as usize;
+    Ok((
+        body.get(4..4 + n).ok_or_else(bad)?,
+        body.get(4 + n..).ok_or_else(bad)?,
+    ))
+}
+
+fn le_u32(bytes: &[u8]) -> Result<u32, StorageError> {
+    Ok(u32::from_le_bytes(bytes.try_into().map_err(internal)?))
+}
+
 /// What an event row says about its key's state before the event: `Some(None)`:
 /// absent (a create), `Some(Some(kv))`: that state (an update or a delete),
 /// `None`: unknown (an update row from before kind 2).
 fn state_before(ev_row: &[u8], rev: Rev) -> Result<Option<Option<KeyValue>>, StorageError> {
-    let bad = || internal(format!("corrupt event {rev}"));
-    let kind = *ev_row.first().ok_or_else(bad)?;
-    let len = u32::from_le_bytes(
-        ev_row
-            .get(1..5)
-            .ok_or_else(bad)?
-            .try_into()
-            .map_err(internal)?,
-    ) as usize;
-    let key = std::str::from_utf8(ev_row.get(5..5 + len).ok_or_else(bad)?).map_err(internal)?;
-    let body = ev_row.get(5 + len..).ok_or_else(bad)?;
+    let (kind, key, body) = event_parts(rev, ev_row)?;
     match kind {
         1 => Ok(Some(Some(decode_object(key, body)?))),
         2 => {
-            let n = u32::from_le_bytes(
-                body.get(0..4)
-                    .ok_or_else(bad)?
-                    .try_into()
-                    .map_err(internal)?,
-            ) as usize;
-            let prev = body.get(4 + n..).ok_or_else(bad)?;
+            let (_, prev) = update_rows(rev, body)?;
             Ok(Some(Some(decode_object(key, prev)?)))
         }
         _ => {
@@ -192,31 +200,14 @@ fn state_before(ev_row: &[u8], rev: Rev) -> Result<Option<Option<KeyValue>>, Sto
 }
 
 fn decode_event(rev: Rev, row: &[u8]) -> Result<Event, StorageError> {
-    let bad = || internal(format!("corrupt event {rev}"));
-    let kind = *row.first().ok_or_else(bad)?;
-    let len = u32::from_le_bytes(
-        row.get(1..5)
-            .ok_or_else(bad)?
-            .try_into()
-            .map_err(internal)?,
-    ) as usize;
-    let key = std::str::from_utf8(row.get(5..5 + len).ok_or_else(bad)?).map_err(internal)?;
-    let body = row.get(5 + len..).ok_or_else(bad)?;
+    let (kind, key, body) = event_parts(rev, row)?;
     Ok(match kind {
         0 => Event::Put {
             kv: decode_object(key, body)?,
         },
-        2 => {
-            let n = u32::from_le_bytes(
-                body.get(0..4)
-                    .ok_or_else(bad)?
-                    .try_into()
-                    .map_err(internal)?,
-            ) as usize;
-            Event::Put {
-                kv: decode_object(key, body.get(4..4 + n).ok_or_else(bad)?)?,
-            }
-        }
+        2 => Event::Put {
+            kv: decode_object(key, update_rows(rev, body)?.0)?,
+        },
         _ => Event::Delete {
             prev: decode_object(key, body)?,
             rev,
@@ -360,6 +351,25 @@ impl EmbeddedStore {
         })
     }
 
+    /// A read snapshot that still knows the history from revision `from`
+    /// on, and the store's revision in it; `Compacted` otherwise. The
+    /// compaction is checked in the same snapshot as the log is then read,
+    /// so a compaction running meanwhile cannot leave a gap.
+    fn snapshot_from(&self, from: Rev) -> Result<(redb::ReadTransaction, Rev), StorageError> {
+        let txn = self.db.begin_read().map_err(internal)?;
+        let meta = txn.open_table(META).map_err(internal)?;
+        let rev = meta_rev(&meta)?;
+        let compacted = meta_compacted(&meta)?;
+        if from < compacted {
+            return Err(StorageError::Compacted {
+                requested: from,
+                compacted,
+            });
+        }
+        drop(meta);
+        Ok((txn, rev))
+    }
+
     /// The keys under `prefix` after `start_after` as they were at `at`:
     /// the current objects, with every key changed after `at` put back to
     /// its state before its first change after `at` (from the event log,
@@ -371,16 +381,7 @@ impl EmbeddedStore {
         limit: usize,
         at: Rev,
     ) -> Result<ListResult, StorageError> {
-        let txn = self.db.begin_read().map_err(internal)?;
-        let meta = txn.open_table(META).map_err(internal)?;
-        let rev = meta_rev(&meta)?;
-        let compacted = meta_compacted(&meta)?;
-        if at < compacted {
-            return Err(StorageError::Compacted {
-                requested: at,
-                compacted,
-            });
-        }
+        let (txn, rev) = self.snapshot_from(at)?;
         let start = match start_after {
             Some(s) if s >= prefix => format!("{s}\0"),
             _ => prefix.to_string(),
@@ -467,18 +468,7 @@ impl EmbeddedStore {
     }
 
     fn read_history(&self, prefix: &str, after: Rev) -> Result<(Vec<Event>, Rev), StorageError> {
-        let txn = self.db.begin_read().map_err(internal)?;
-        let meta = txn.open_table(META).map_err(internal)?;
-        let rev = meta_rev(&meta)?;
-        // Checked in the same snapshot as the log is read, so a compaction
-        // running meanwhile cannot leave a gap.
-        let compacted = meta_compacted(&meta)?;
-        if after < compacted {
-            return Err(StorageError::Compacted {
-                requested: after,
-                compacted,
-            });
-        }
+        let (txn, rev) = self.snapshot_from(after)?;
         let table = txn.open_table(EVENTS).map_err(internal)?;
         let mut out = Vec::new();
         for entry in table.range(after + 1..).map_err(internal)? {

@@ -390,6 +390,40 @@ impl EtcdStore {
         bounded(self.client.txn(txn)).await
     }
 
+    /// Runs `op` on `key` in a transaction that requires the key to exist
+    /// (and, with `expected`, to be at that modification revision); when it
+    /// does not, the `else` branch reads the key to tell NotFound from a
+    /// Conflict.
+    async fn on_existing(
+        &self,
+        key: &str,
+        expected: Option<Rev>,
+        op: RequestOp,
+    ) -> Result<TxnResponse, StorageError> {
+        let mut compare = vec![Compare::create_revision(key, CompareResult::NotEqual, 0)];
+        if let Some(e) = expected {
+            compare.push(Compare::mod_revision(key, CompareResult::Equal, irev(e)));
+        }
+        let resp = self
+            .txn(TxnRequest {
+                compare,
+                success: vec![op],
+                failure: vec![RequestOp::get(key)],
+            })
+            .await?;
+        if resp.succeeded {
+            return Ok(resp);
+        }
+        Err(match Self::current_from(resp)? {
+            None => StorageError::NotFound(key.to_string()),
+            Some(cur) => StorageError::Conflict {
+                key: key.to_string(),
+                expected: expected.unwrap_or(0),
+                found: cur.mod_rev,
+            },
+        })
+    }
+
     /// The key's current state, from the `else` branch of a failed transaction.
     fn current_from(resp: TxnResponse) -> Result<Option<KeyValue>, StorageError> {
         for op in resp.responses {
@@ -550,25 +584,13 @@ impl Storage for EtcdStore {
         value: Bytes,
         expected_mod_rev: Rev,
     ) -> Result<KeyValue, StorageError> {
-        let txn = TxnRequest {
-            compare: vec![
-                Compare::create_revision(key, CompareResult::NotEqual, 0),
-                Compare::mod_revision(key, CompareResult::Equal, irev(expected_mod_rev)),
-            ],
-            success: vec![RequestOp::put(key, value.clone(), true)],
-            failure: vec![RequestOp::get(key)],
-        };
-        let resp = self.txn(txn).await?;
-        if !resp.succeeded {
-            return Err(match Self::current_from(resp)? {
-                None => StorageError::NotFound(key.to_string()),
-                Some(cur) => StorageError::Conflict {
-                    key: key.to_string(),
-                    expected: expected_mod_rev,
-                    found: cur.mod_rev,
-                },
-            });
-        }
+        let resp = self
+            .on_existing(
+                key,
+                Some(expected_mod_rev),
+                RequestOp::put(key, value.clone(), true),
+            )
+            .await?;
         let r = header_rev(resp.header.as_ref())?;
         let create_rev = resp
             .responses
@@ -591,30 +613,9 @@ impl Storage for EtcdStore {
         key: &str,
         expected_mod_rev: Option<Rev>,
     ) -> Result<(KeyValue, Rev), StorageError> {
-        let mut compare = vec![Compare::create_revision(key, CompareResult::NotEqual, 0)];
-        if let Some(expected) = expected_mod_rev {
-            compare.push(Compare::mod_revision(
-                key,
-                CompareResult::Equal,
-                irev(expected),
-            ));
-        }
-        let txn = TxnRequest {
-            compare,
-            success: vec![RequestOp::delete(key)],
-            failure: vec![RequestOp::get(key)],
-        };
-        let resp = self.txn(txn).await?;
-        if !resp.succeeded {
-            return Err(match Self::current_from(resp)? {
-                None => StorageError::NotFound(key.to_string()),
-                Some(cur) => StorageError::Conflict {
-                    key: key.to_string(),
-                    expected: expected_mod_rev.unwrap_or(0),
-                    found: cur.mod_rev,
-                },
-            });
-        }
+        let resp = self
+            .on_existing(key, expected_mod_rev, RequestOp::delete(key))
+            .await?;
         let r = header_rev(resp.header.as_ref())?;
         let prev = resp
             .responses
