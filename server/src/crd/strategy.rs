@@ -199,21 +199,12 @@ impl Strategy for CustomResources {
             .iter()
             .map(|f| format!("unknown field \"{f}\""))
             .collect();
-        match field_validation {
-            FieldValidation::Ignore => Ok(Vec::new()),
-            FieldValidation::Warn => Ok(unknown),
-            FieldValidation::Strict if unknown.is_empty() => Ok(Vec::new()),
-            FieldValidation::Strict => Err(ApiError::bad_request(format!(
-                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
-                self.kind,
-                obj.get("apiVersion")
-                    .and_then(Value::as_str)
-                    .and_then(|v| v.rsplit('/').next())
-                    .unwrap_or(""),
-                self.kind,
-                unknown.join(", ")
-            ))),
-        }
+        let version = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .and_then(|v| v.rsplit('/').next())
+            .unwrap_or("");
+        field_validation.judge(unknown, &self.kind, version)
     }
 
     /// Upstream's custom resource strategy resets `status` when the version

@@ -21,6 +21,28 @@ pub enum FieldValidation {
     Strict,
 }
 
+impl FieldValidation {
+    /// What the body's unknown or duplicate fields (`problems`, as
+    /// `unknown field "x"`) make of a request for `kind` in `version`:
+    /// nothing, `Warning`s, or upstream's 400 strict decoding error.
+    pub fn judge(
+        self,
+        problems: Vec<String>,
+        kind: &str,
+        version: &str,
+    ) -> Result<Vec<String>, ApiError> {
+        match self {
+            FieldValidation::Ignore => Ok(Vec::new()),
+            FieldValidation::Warn => Ok(problems),
+            FieldValidation::Strict if problems.is_empty() => Ok(Vec::new()),
+            FieldValidation::Strict => Err(ApiError::bad_request(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+                problems.join(", ")
+            ))),
+        }
+    }
+}
+
 /// A subresource being addressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subresource {

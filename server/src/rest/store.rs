@@ -112,20 +112,9 @@ pub fn decode_body<K: Resource>(
                 .map(|f| format!("duplicate field \"{f}\"")),
         )
         .collect();
-    let warnings = match scope.field_validation {
-        FieldValidation::Ignore => Vec::new(),
-        FieldValidation::Warn => warnings,
-        FieldValidation::Strict if warnings.is_empty() => Vec::new(),
-        FieldValidation::Strict => {
-            return Err(ApiError::bad_request(format!(
-                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
-                r.kind,
-                r.version,
-                r.kind,
-                warnings.join(", ")
-            )));
-        }
-    };
+    let warnings = scope
+        .field_validation
+        .judge(warnings, &r.kind, &r.version)?;
     obj.set_type_meta(api_version, r.kind.clone());
     Ok((obj, warnings))
 }
